@@ -1,0 +1,136 @@
+"""Wiring: build the python-telegram-bot Application with its resources and handlers."""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
+from bot.db.session import create_engine, create_session_factory
+from bot.domain.conversation import load_questions
+from bot.paths import CONTENT_DIR
+from bot.services.conversations import Clock, ConversationService, utc_now
+from bot.texts import load_texts
+from handlers import private
+
+log = logging.getLogger(__name__)
+
+PRIVATE_COMMANDS = (
+    ("checkin", "Today's check-in"),
+    ("settings", "Timezone and reminder time"),
+    ("privacy", "What is stored and why"),
+    ("help", "What this bot does"),
+    ("cancel", "Stop the current questions"),
+)
+ENGINE_KEY = "engine"
+
+
+def configure_logging(level: str) -> None:
+    """Plain logs; httpx stays at WARNING because it logs request URLs, which hold the token."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def file_url_for(api_url: str) -> str:
+    """Telegram serves files under /file/bot<token>/ beside the /bot<token>/ methods."""
+    head, separator, tail = api_url.rpartition("/bot")
+    return f"{head}/file/bot{tail}" if separator else api_url
+
+
+def build_application(settings: Settings, *, token: str, clock: Clock = utc_now) -> BotApplication:
+    """The bot, pointed at settings.telegram_api_url; resources open in post_init."""
+
+    async def post_init(application: BotApplication) -> None:
+        engine = create_engine(settings.database_url)
+        sessions = create_session_factory(engine)
+        questions = load_questions(CONTENT_DIR / "questions.yaml")
+        application.bot_data[ENGINE_KEY] = engine
+        application.bot_data[DEPS_KEY] = Deps(
+            settings=settings,
+            texts=load_texts(CONTENT_DIR / "messages.yaml"),
+            questions=questions,
+            conversations=ConversationService(
+                sessions,
+                questions,
+                default_timezone=settings.default_timezone,
+                clock=clock,
+            ),
+        )
+        await application.bot.set_my_commands(
+            [BotCommand(name, description) for name, description in PRIVATE_COMMANDS],
+            scope=BotCommandScopeAllPrivateChats(),
+        )
+
+    async def post_shutdown(application: BotApplication) -> None:
+        engine = application.bot_data.pop(ENGINE_KEY, None)
+        application.bot_data.pop(DEPS_KEY, None)
+        if engine is not None:
+            await engine.dispose()
+
+    application: BotApplication = (
+        Application.builder()
+        .token(token)
+        .base_url(settings.telegram_api_url)
+        .base_file_url(file_url_for(settings.telegram_api_url))
+        .context_types(ContextTypes(context=BotContext))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: BotApplication) -> None:
+    """Private chats get the check-in; groups get a pointer to the private chat."""
+    private_chat = filters.ChatType.PRIVATE
+    commands = {
+        "start": private.start,
+        "checkin": private.checkin,
+        "settings": private.settings,
+        "cancel": private.cancel,
+        "help": private.help_command,
+        "privacy": private.privacy,
+    }
+    for name, callback in commands.items():
+        application.add_handler(CommandHandler(name, callback, filters=private_chat))
+    application.add_handler(CallbackQueryHandler(private.button))
+    application.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND & private_chat, private.text_message)
+    )
+    application.add_handler(
+        CommandHandler(["start", "checkin"], private.group_message, filters=filters.ChatType.GROUPS)
+    )
+    application.add_error_handler(report_error)
+
+
+async def report_error(update: object, context: BotContext) -> None:
+    """Log the failure (never message text) and tell the person their answers are safe."""
+    error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("update %s failed", update_id, exc_info=error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    deps: Any = context.bot_data.get(DEPS_KEY)
+    if deps is None:
+        return
+    try:
+        await update.effective_chat.send_message(
+            html.escape(deps.texts("error")), parse_mode=ParseMode.HTML
+        )
+    except Exception:  # the report itself must never raise into PTB's loop
+        log.warning("could not tell chat about the failure of update %s", update_id)

@@ -1,0 +1,109 @@
+"""`twitchcheck` command line: run, migrate, sandbox, content check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+from telegram import Update
+
+from bot.app import build_application, configure_logging
+from bot.config import Settings, TokenError
+from bot.db import migrate as migrations
+from bot.db.session import create_engine
+
+SANDBOX_TOKEN = "123456789:SANDBOX-not-a-real-token-000000000"
+SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///data/sandbox.sqlite3"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and .env, with a readable error instead of a traceback."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']).upper()}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise SystemExit(f"twitchcheck: invalid settings — {problems}") from None
+
+
+async def apply_migrations(database_url: str) -> None:
+    """Bring the database schema up to date."""
+    engine = create_engine(database_url)
+    try:
+        await migrations.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def command_migrate(_args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(apply_migrations(settings.database_url))
+    print("twitchcheck: database is up to date")
+    return 0
+
+
+def command_run(_args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        token = settings.require_token()
+    except TokenError as error:
+        print(f"twitchcheck: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    asyncio.run(apply_migrations(settings.database_url))
+    application = build_application(settings, token=token)
+    application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    return 0
+
+
+def command_sandbox(args: argparse.Namespace) -> int:
+    from bot.sandbox.session import run_sandbox_chat
+
+    settings = load_settings()
+    database_url = args.database_url or SANDBOX_DATABASE_URL
+    settings = settings.model_copy(update={"database_url": database_url, "log_level": "WARNING"})
+    configure_logging("WARNING")
+    asyncio.run(apply_migrations(database_url))
+    asyncio.run(run_sandbox_chat(settings, token=SANDBOX_TOKEN, user_id=args.user_id))
+    return 0
+
+
+def command_content_check(args: argparse.Namespace) -> int:
+    from bot.content_check import check_content
+
+    return check_content(args.path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="twitchcheck", description="Daily check-ins about benign muscle twitching."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="apply migrations and start the bot").set_defaults(
+        handler=command_run
+    )
+    commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
+        handler=command_migrate
+    )
+    sandbox = commands.add_parser("sandbox", help="chat with the bot in this terminal")
+    sandbox.add_argument("--user-id", type=int, default=1001, help="the simulated Telegram user")
+    sandbox.add_argument("--database-url", default=None, help=f"default {SANDBOX_DATABASE_URL}")
+    sandbox.set_defaults(handler=command_sandbox)
+    content = commands.add_parser("content", help="content pack tools")
+    content_commands = content.add_subparsers(dest="content_command", required=True)
+    check = content_commands.add_parser("check", help="validate a content pack folder")
+    check.add_argument("path", help="the content folder, e.g. content/")
+    check.set_defaults(handler=command_content_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script and of `python -m bot`."""
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))

@@ -1,0 +1,38 @@
+"""A typed context, so handlers reach services through `context.deps`, not globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.config import Settings
+from bot.domain.conversation import QuestionBook
+from bot.services.conversations import ConversationService
+from bot.texts import Texts
+
+DEPS_KEY = "deps"
+
+
+@dataclass
+class Deps:
+    """Everything handlers need, built once in post_init and dropped in post_shutdown."""
+
+    settings: Settings
+    texts: Texts
+    questions: QuestionBook
+    conversations: ConversationService
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """CallbackContext with typed access to the dependencies."""
+
+    @property
+    def deps(self) -> Deps:
+        return cast(Deps, self.bot_data[DEPS_KEY])
+
+
+BotApplication = Application[
+    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
+]

@@ -1,0 +1,453 @@
+"""The bot's conversations as pure state machines: one state per question.
+
+A Draft is the whole state of an unfinished conversation; it is stored as-is in the database,
+so a restart resumes at the same question. `advance` takes one input (a typed answer or a
+button press) and returns what happened, never raising for bad input.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain.checkin import (
+    MAX_CAFFEINE_MG,
+    MAX_SLEEP_HOURS,
+    MAX_WATER_LITRES,
+    MG_PER_COFFEE,
+    Caffeine,
+    CheckinAnswers,
+    Location,
+    Severity,
+)
+from bot.domain.parsing import (
+    AnswerError,
+    parse_caffeine,
+    parse_clock_time,
+    parse_locations,
+    parse_severity,
+    parse_sleep_hours,
+    parse_water_litres,
+    parse_yes_no,
+)
+from bot.domain.timezones import resolve_timezone
+
+BACK = "<"
+DONE = "!"
+REMINDERS_OFF = "off"
+MAX_TZ_CHOICES = 5
+
+
+class Kind(enum.StrEnum):
+    """What a conversation is for; stored, so values never change."""
+
+    ONBOARDING = "onboarding"
+    CHECKIN = "checkin"
+    SETTINGS = "settings"
+
+
+class OptionModel(BaseModel):
+    """One button of a question."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    value: str = Field(pattern=r"^[A-Za-z0-9_.:+-]{1,24}$")
+    label: str = Field(min_length=1, max_length=40)
+
+
+class QuestionModel(BaseModel):
+    """A question as written in content/questions.yaml."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(pattern=r"^[a-z_]{1,16}$")
+    kind: Literal["choice", "multi", "text"]
+    text: str = Field(min_length=1, max_length=1500)
+    options: tuple[OptionModel, ...] = ()
+    retry: str = Field(min_length=1, max_length=500)
+
+
+class QuestionFile(BaseModel):
+    """The whole questions file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    questions: tuple[QuestionModel, ...]
+
+
+REQUIRED_QUESTIONS = (
+    "consent",
+    "timezone",
+    "reminder",
+    "redo",
+    "severity",
+    "locations",
+    "sleep",
+    "caffeine",
+    "water",
+)
+
+
+@dataclass(frozen=True)
+class QuestionBook:
+    """The questions by id, loaded once from the content pack."""
+
+    questions: Mapping[str, QuestionModel]
+
+    def __getitem__(self, question_id: str) -> QuestionModel:
+        return self.questions[question_id]
+
+    def option_values(self, question_id: str) -> frozenset[str]:
+        """Button values a press may carry for that question."""
+        return frozenset(option.value for option in self.questions[question_id].options)
+
+
+def load_questions(path: Path) -> QuestionBook:
+    """Read and validate content/questions.yaml; ValueError names what is wrong."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    parsed = QuestionFile.model_validate(raw)
+    by_id = {question.id: question for question in parsed.questions}
+    if len(by_id) != len(parsed.questions):
+        raise ValueError(f"{path}: duplicate question ids")
+    missing = [qid for qid in REQUIRED_QUESTIONS if qid not in by_id]
+    if missing:
+        raise ValueError(f"{path}: missing questions {', '.join(missing)}")
+    return QuestionBook(questions=by_id)
+
+
+# --- state ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An unfinished conversation: which question is open and what was answered so far."""
+
+    kind: Kind
+    step: str
+    token: str
+    answers: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    local_date: date | None = None
+
+    def with_answer(self, key: str, value: Any, *, step: str | None = None) -> Draft:
+        """A copy with one more answer (and optionally another open question)."""
+        return replace(self, answers={**self.answers, key: value}, step=step or self.step)
+
+
+def start_onboarding(token: str) -> Draft:
+    """Consent comes first: nothing about health is stored before it."""
+    return Draft(kind=Kind.ONBOARDING, step="consent", token=token)
+
+
+def start_settings(token: str, only: Literal["timezone", "reminder"]) -> Draft:
+    """Change one setting, reusing the onboarding question."""
+    return Draft(kind=Kind.SETTINGS, step=only, token=token)
+
+
+def start_checkin(token: str, local_date: date, *, already_done: bool) -> Draft:
+    """A new check-in; when today's exists, first ask whether to update it."""
+    step = "redo" if already_done else "severity"
+    return Draft(kind=Kind.CHECKIN, step=step, token=token, local_date=local_date)
+
+
+def checkin_steps(answers: Mapping[str, Any]) -> list[str]:
+    """Question order; where-it-twitches is skipped on a day without twitching."""
+    steps = ["severity"]
+    if answers.get("severity", 1) != Severity.NONE:
+        steps.append("locations")
+    steps += ["sleep", "caffeine", "water"]
+    return steps
+
+
+def _steps_for(draft: Draft) -> list[str]:
+    if draft.kind is Kind.ONBOARDING:
+        return ["consent", "timezone", "reminder"]
+    if draft.kind is Kind.SETTINGS:
+        return [draft.step]
+    return checkin_steps(draft.answers)
+
+
+def previous_step(draft: Draft) -> str | None:
+    """The question Back returns to, None on the first question."""
+    steps = _steps_for(draft)
+    if draft.step not in steps:
+        return None
+    index = steps.index(draft.step)
+    return steps[index - 1] if index > 0 else None
+
+
+def _next_step(draft: Draft) -> str | None:
+    steps = _steps_for(draft)
+    index = steps.index(draft.step)
+    return steps[index + 1] if index + 1 < len(steps) else None
+
+
+# --- inputs and outcomes ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A typed message while a question is open."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """A button press, already decoded from callback data."""
+
+    step: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The answer was taken; `draft.step` is the next open question."""
+
+    draft: Draft
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class Stayed:
+    """Still on the same question, with new state (a ticked area, timezone choices)."""
+
+    draft: Draft
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """The answer could not be used; re-ask with an example."""
+
+    draft: Draft
+    reason: str
+
+
+@dataclass(frozen=True)
+class Completed:
+    """Every question is answered."""
+
+    draft: Draft
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class Declined:
+    """The person said no (to consent, or to updating today's check-in)."""
+
+    draft: Draft
+
+
+@dataclass(frozen=True)
+class NotCurrent:
+    """A press on a question that is no longer the open one (double tap, old message)."""
+
+    draft: Draft
+
+
+@dataclass(frozen=True)
+class Forged:
+    """A press whose value that question never offered."""
+
+    draft: Draft
+
+
+Outcome = Moved | Stayed | Invalid | Completed | Declined | NotCurrent | Forged
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What answering needs from outside: the clock and the default timezone."""
+
+    now: datetime
+    default_timezone: str
+
+
+# --- answering --------------------------------------------------------------------------
+
+
+def advance(
+    book: QuestionBook, draft: Draft, given: Typed | Pressed, env: Environment
+) -> Outcome:
+    """Apply one input to the open question."""
+    if isinstance(given, Pressed):
+        if given.step != draft.step:
+            return NotCurrent(draft)
+        if given.value == BACK:
+            back_to = previous_step(draft)
+            return Moved(replace(draft, step=back_to)) if back_to else NotCurrent(draft)
+    try:
+        return _answer(book, draft, given, env)
+    except AnswerError as error:
+        return Invalid(draft, error.reason)
+
+
+def _move_on(draft: Draft, notice: str | None = None) -> Moved | Completed:
+    following = _next_step(draft)
+    if following is None:
+        return Completed(draft, notice)
+    return Moved(replace(draft, step=following), notice)
+
+
+def _answer(book: QuestionBook, draft: Draft, given: Typed | Pressed, env: Environment) -> Outcome:
+    step = draft.step
+    if isinstance(given, Pressed) and step not in {"locations", "timezone"}:
+        if given.value not in book.option_values(step):
+            return Forged(draft)
+    if step in {"consent", "redo"}:
+        agreed = given.value == "yes" if isinstance(given, Pressed) else parse_yes_no(given.text)
+        if not agreed:
+            return Declined(draft)
+        return _move_on(draft.with_answer(step, True))
+    if step == "timezone":
+        return _answer_timezone(draft, given, env)
+    if step == "reminder":
+        return _move_on(draft.with_answer("reminder", _reminder_value(given)))
+    if step == "severity":
+        severity = (
+            Severity(int(given.value)) if isinstance(given, Pressed) else parse_severity(given.text)
+        )
+        answered = draft.with_answer("severity", int(severity))
+        if severity == Severity.NONE:
+            answered = answered.with_answer("locations", [])
+        return _move_on(answered)
+    if step == "locations":
+        return _answer_locations(draft, given)
+    if step == "sleep":
+        hours = float(given.value) if isinstance(given, Pressed) else parse_sleep_hours(given.text)
+        return _move_on(draft.with_answer("sleep", _checked(hours, 0.0, MAX_SLEEP_HOURS)))
+    if step == "caffeine":
+        caffeine = _caffeine_value(given)
+        value = {"mg": caffeine.mg, "servings": caffeine.servings}
+        return _move_on(draft.with_answer("caffeine", value))
+    if step == "water":
+        litres = float(given.value) if isinstance(given, Pressed) else parse_water_litres(given.text)
+        return _move_on(draft.with_answer("water", _checked(litres, 0.0, MAX_WATER_LITRES)))
+    raise AnswerError("not_understood")
+
+
+def _checked(value: float, low: float, high: float) -> float:
+    if not low <= value <= high:
+        raise AnswerError("out_of_range")
+    return value
+
+
+def _caffeine_value(given: Typed | Pressed) -> Caffeine:
+    if isinstance(given, Typed):
+        return parse_caffeine(given.text)
+    cups = int(given.value)
+    mg = cups * MG_PER_COFFEE
+    if mg > MAX_CAFFEINE_MG:
+        raise AnswerError("out_of_range")
+    return Caffeine(mg=mg, servings=float(cups))
+
+
+REMINDER_OFF_WORDS = frozenset({"off", "no", "none", "never", "no reminders", "no reminder"})
+
+
+def _reminder_value(given: Typed | Pressed) -> str | None:
+    """"HH:MM" or None for no reminders."""
+    if isinstance(given, Pressed):
+        return None if given.value == REMINDERS_OFF else given.value
+    if given.text.strip().casefold() in REMINDER_OFF_WORDS:
+        return None
+    return parse_clock_time(given.text).strftime("%H:%M")
+
+
+def _answer_locations(draft: Draft, given: Typed | Pressed) -> Outcome:
+    if isinstance(given, Typed):
+        chosen = parse_locations(given.text)
+        return _move_on(draft.with_answer("locations", sorted(chosen)))
+    selected = set(draft.answers.get("locations", []))
+    if given.value == DONE:
+        if not selected:
+            return Invalid(draft, "nothing_selected")
+        return _move_on(draft)
+    sign, name = given.value[:1], given.value[1:]
+    if sign not in {"+", "-"} or name not in {location.value for location in Location}:
+        return Forged(draft)
+    if sign == "+":
+        selected.add(name)
+    else:
+        selected.discard(name)
+    return Stayed(draft.with_answer("locations", sorted(selected)))
+
+
+def _answer_timezone(draft: Draft, given: Typed | Pressed, env: Environment) -> Outcome:
+    if isinstance(given, Pressed):
+        choices: Sequence[str] = draft.extra.get("tz_choices", [])
+        if given.value == "default":
+            name = env.default_timezone
+        elif given.value.isdigit() and int(given.value) < len(choices):
+            name = choices[int(given.value)]
+        else:
+            return Forged(draft)
+        return _move_on(draft.with_answer("timezone", name))
+    found = resolve_timezone(given.text, env.now)
+    if not found:
+        raise AnswerError("not_understood")
+    if len(found) == 1:
+        choice = found[0]
+        notice = "fixed_offset" if choice.fixed_offset else None
+        return _move_on(draft.with_answer("timezone", choice.name), notice)
+    names = [choice.name for choice in found[:MAX_TZ_CHOICES]]
+    return Stayed(replace(draft, extra={**draft.extra, "tz_choices": names}))
+
+
+# --- results ----------------------------------------------------------------------------
+
+
+def checkin_answers(draft: Draft) -> CheckinAnswers:
+    """The completed check-in in storage units."""
+    answers = draft.answers
+    caffeine = answers["caffeine"]
+    return CheckinAnswers(
+        severity=Severity(answers["severity"]),
+        locations=frozenset(Location(value) for value in answers.get("locations", [])),
+        sleep_hours=float(answers["sleep"]),
+        caffeine=Caffeine(mg=int(caffeine["mg"]), servings=caffeine.get("servings")),
+        water_litres=float(answers["water"]),
+    )
+
+
+def reminder_time(draft: Draft) -> time | None:
+    """The chosen reminder time, None when reminders are off."""
+    value = draft.answers.get("reminder")
+    return time.fromisoformat(value) if value else None
+
+
+# --- callback data ----------------------------------------------------------------------
+
+CALLBACK_PATTERN = re.compile(r"^([a-z0-9]{6})\|([a-z_]{1,16})\|([A-Za-z0-9_.:+!<-]{1,24})$")
+
+
+@dataclass(frozen=True)
+class CallbackRef:
+    """Decoded button data: which conversation, which question, which value."""
+
+    token: str
+    step: str
+    value: str
+
+
+def encode_callback(token: str, step: str, value: str) -> str:
+    """Button data; always well under Telegram's 64-byte limit."""
+    data = f"{token}|{step}|{value}"
+    if not CALLBACK_PATTERN.match(data):
+        raise ValueError(f"cannot encode button data {data!r}")
+    return data
+
+
+def decode_callback(data: str | None) -> CallbackRef | None:
+    """None for anything the bot did not make (forged or foreign data)."""
+    if not data or len(data) > 64:
+        return None
+    match = CALLBACK_PATTERN.match(data)
+    if not match:
+        return None
+    return CallbackRef(token=match[1], step=match[2], value=match[3])

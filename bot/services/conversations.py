@@ -1,0 +1,354 @@
+"""Onboarding, settings and check-in use cases: one transaction each, plain results out.
+
+Every use case that changes something takes the Telegram update id and records it in the
+same transaction, so the same update delivered twice acts once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
+from typing import Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Checkin, ConversationState, ProcessedUpdate, User
+from bot.db.session import SessionFactory
+from bot.domain import conversation as conv
+from bot.domain.checkin import CheckinAnswers, Location, Severity
+from bot.domain.timezones import zone_for
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The real clock; tests pass their own."""
+    return datetime.now(UTC)
+
+
+# --- results ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Show the open question of `draft` (again, with a reason when the answer was unusable)."""
+
+    draft: conv.Draft
+    invalid_reason: str | None = None
+    notice: str | None = None
+    resumed: bool = False
+    edited_in_place: bool = False
+    summary: CheckinAnswers | None = None
+
+
+@dataclass(frozen=True)
+class CheckinSaved:
+    """A finished check-in was stored (new, or an update of today's)."""
+
+    local_date: date
+    answers: CheckinAnswers
+    updated: bool
+
+
+@dataclass(frozen=True)
+class SettingsSaved:
+    """Onboarding or /settings finished; what is now in effect."""
+
+    timezone: str
+    reminder: time | None
+    first_time: bool
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class Welcome:
+    """/start from someone already set up."""
+
+    timezone: str
+    reminder: time | None
+
+
+@dataclass(frozen=True)
+class Simple:
+    """A result that needs only a fixed message (keys of content/messages.yaml)."""
+
+    key: Literal[
+        "consent_declined",
+        "redo_kept",
+        "already_answered",
+        "stale_button",
+        "forged_button",
+        "needs_onboarding",
+        "cancelled",
+        "nothing_to_cancel",
+        "no_conversation",
+    ]
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """This update was already processed; do nothing visible."""
+
+
+Result = Ask | CheckinSaved | SettingsSaved | Welcome | Simple | Duplicate
+
+
+# --- persistence helpers ----------------------------------------------------------------
+
+
+async def claim_update(session: AsyncSession, update_id: int) -> bool:
+    """Record the update id; False when it was processed before."""
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = builder(ProcessedUpdate).values(update_id=update_id).on_conflict_do_nothing()
+    result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def _to_draft(state: ConversationState) -> conv.Draft:
+    return conv.Draft(
+        kind=conv.Kind(state.kind),
+        step=state.step,
+        token=state.token,
+        answers=dict(state.answers),
+        extra=dict(state.extra),
+        local_date=state.local_date,
+    )
+
+
+async def _load_draft(session: AsyncSession, user_id: int) -> conv.Draft | None:
+    state = await session.get(ConversationState, user_id)
+    return _to_draft(state) if state else None
+
+
+async def _save_draft(session: AsyncSession, user_id: int, draft: conv.Draft) -> None:
+    state = await session.get(ConversationState, user_id)
+    if state is None:
+        state = ConversationState(user_id=user_id)
+        session.add(state)
+    state.kind = draft.kind.value
+    state.step = draft.step
+    state.token = draft.token
+    state.answers = dict(draft.answers)
+    state.extra = dict(draft.extra)
+    state.local_date = draft.local_date
+
+
+async def _drop_draft(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(ConversationState).where(ConversationState.user_id == user_id))
+
+
+def new_token() -> str:
+    """Six lowercase hex characters binding buttons to one conversation."""
+    return secrets.token_hex(3)
+
+
+def answers_from_row(row: Checkin) -> CheckinAnswers:
+    """A stored check-in as domain answers."""
+    from bot.domain.checkin import Caffeine
+
+    locations = frozenset(Location(value) for value in row.locations.split(",") if value)
+    return CheckinAnswers(
+        severity=Severity(row.severity),
+        locations=locations,
+        sleep_hours=row.sleep_hours,
+        caffeine=Caffeine(mg=row.caffeine_mg, servings=row.caffeine_servings),
+        water_litres=row.water_litres,
+    )
+
+
+# --- the service ------------------------------------------------------------------------
+
+
+class ConversationService:
+    """Use cases behind /start, /settings, /checkin, /cancel, typed answers and buttons."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        questions: conv.QuestionBook,
+        *,
+        default_timezone: str,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._sessions = sessions
+        self._questions = questions
+        self._default_timezone = default_timezone
+        self._clock = clock
+
+    def _environment(self) -> conv.Environment:
+        return conv.Environment(now=self._clock(), default_timezone=self._default_timezone)
+
+    def local_today(self, timezone: str | None) -> date:
+        """Today's date where the person lives."""
+        zone = zone_for(timezone or self._default_timezone)
+        return self._clock().astimezone(zone).date()
+
+    async def start(self, user_id: int, update_id: int) -> Result:
+        """/start: consent and setup for newcomers, a short welcome for everyone else."""
+        async with self._sessions.begin() as session:
+            if not await claim_update(session, update_id):
+                return Duplicate()
+            user = await session.get(User, user_id)
+            if user is None:
+                user = User(id=user_id)
+                session.add(user)
+                await session.flush()
+            if user.consented_at is not None and user.timezone:
+                return Welcome(timezone=user.timezone, reminder=user.reminder_time)
+            draft = conv.start_onboarding(new_token())
+            await _save_draft(session, user_id, draft)
+            return Ask(draft)
+
+    async def open_settings(
+        self, user_id: int, update_id: int, only: Literal["timezone", "reminder"] | None
+    ) -> Result:
+        """/settings: without `only`, report what is set; with it, ask that question."""
+        async with self._sessions.begin() as session:
+            if not await claim_update(session, update_id):
+                return Duplicate()
+            user = await session.get(User, user_id)
+            if user is None or user.consented_at is None or not user.timezone:
+                return Simple("needs_onboarding")
+            if only is None:
+                return Welcome(timezone=user.timezone, reminder=user.reminder_time)
+            draft = conv.start_settings(new_token(), only)
+            await _save_draft(session, user_id, draft)
+            return Ask(draft)
+
+    async def begin_checkin(self, user_id: int, update_id: int) -> Result:
+        """/checkin: resume today's unfinished one, or start (offering to update a done day)."""
+        async with self._sessions.begin() as session:
+            if not await claim_update(session, update_id):
+                return Duplicate()
+            user = await session.get(User, user_id)
+            if user is None or user.consented_at is None or not user.timezone:
+                return Simple("needs_onboarding")
+            today = self.local_today(user.timezone)
+            draft = await _load_draft(session, user_id)
+            if draft and draft.kind is conv.Kind.CHECKIN and draft.local_date == today:
+                return Ask(draft, resumed=True)
+            existing = await self._checkin_row(session, user_id, today)
+            draft = conv.start_checkin(new_token(), today, already_done=existing is not None)
+            await _save_draft(session, user_id, draft)
+            summary = answers_from_row(existing) if existing else None
+            return Ask(draft, summary=summary)
+
+    async def cancel(self, user_id: int, update_id: int) -> Result:
+        """/cancel: drop the open conversation; stored check-ins stay."""
+        async with self._sessions.begin() as session:
+            if not await claim_update(session, update_id):
+                return Duplicate()
+            draft = await _load_draft(session, user_id)
+            if draft is None:
+                return Simple("nothing_to_cancel")
+            await _drop_draft(session, user_id)
+            return Simple("cancelled")
+
+    async def answer_text(self, user_id: int, update_id: int, text: str) -> Result:
+        """A typed message: the answer to the open question, if there is one."""
+        async with self._sessions.begin() as session:
+            if not await claim_update(session, update_id):
+                return Duplicate()
+            draft = await _load_draft(session, user_id)
+            if draft is None:
+                return Simple("no_conversation")
+            return await self._advance(session, user_id, draft, conv.Typed(text), pressed=False)
+
+    async def answer_press(self, user_id: int, update_id: int, data: str | None) -> Result:
+        """A button press; stale and forged buttons change nothing."""
+        reference = conv.decode_callback(data)
+        async with self._sessions.begin() as session:
+            if not await claim_update(session, update_id):
+                return Duplicate()
+            if reference is None:
+                return Simple("forged_button")
+            draft = await _load_draft(session, user_id)
+            if draft is None or draft.token != reference.token:
+                return Simple("stale_button")
+            pressed = conv.Pressed(step=reference.step, value=reference.value)
+            return await self._advance(session, user_id, draft, pressed, pressed=True)
+
+    async def _advance(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        draft: conv.Draft,
+        given: conv.Typed | conv.Pressed,
+        *,
+        pressed: bool,
+    ) -> Result:
+        outcome = conv.advance(self._questions, draft, given, self._environment())
+        match outcome:
+            case conv.Moved(draft=moved, notice=notice):
+                await _save_draft(session, user_id, moved)
+                return Ask(moved, notice=notice)
+            case conv.Stayed(draft=stayed):
+                await _save_draft(session, user_id, stayed)
+                return Ask(stayed, edited_in_place=pressed)
+            case conv.Invalid(draft=same, reason=reason):
+                return Ask(same, invalid_reason=reason)
+            case conv.NotCurrent():
+                return Simple("already_answered")
+            case conv.Forged():
+                return Simple("forged_button")
+            case conv.Declined(draft=declined):
+                await _drop_draft(session, user_id)
+                if declined.kind is conv.Kind.ONBOARDING:
+                    return Simple("consent_declined")
+                return Simple("redo_kept")
+            case conv.Completed(draft=done, notice=notice):
+                await _drop_draft(session, user_id)
+                if done.kind is conv.Kind.CHECKIN:
+                    return await self._store_checkin(session, user_id, done)
+                return await self._store_settings(session, user_id, done, notice)
+        raise AssertionError(f"unhandled outcome {outcome!r}")
+
+    async def _checkin_row(self, session: AsyncSession, user_id: int, day: date) -> Checkin | None:
+        statement = select(Checkin).where(Checkin.user_id == user_id, Checkin.local_date == day)
+        return (await session.execute(statement)).scalar_one_or_none()
+
+    async def _store_checkin(self, session: AsyncSession, user_id: int, done: conv.Draft) -> Result:
+        answers = conv.checkin_answers(done)
+        day = done.local_date or self.local_today(None)
+        row = await self._checkin_row(session, user_id, day)
+        updated = row is not None
+        if row is None:
+            row = Checkin(user_id=user_id, local_date=day)
+            session.add(row)
+        row.severity = int(answers.severity)
+        row.locations = ",".join(sorted(location.value for location in answers.locations))
+        row.sleep_hours = answers.sleep_hours
+        row.caffeine_mg = answers.caffeine.mg
+        row.caffeine_servings = answers.caffeine.servings
+        row.water_litres = answers.water_litres
+        return CheckinSaved(local_date=day, answers=answers, updated=updated)
+
+    async def _store_settings(
+        self, session: AsyncSession, user_id: int, done: conv.Draft, notice: str | None
+    ) -> Result:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise LookupError(f"user row vanished during {done.kind}")
+        first_time = done.kind is conv.Kind.ONBOARDING
+        if first_time:
+            user.consented_at = self._clock()
+        if "timezone" in done.answers:
+            user.timezone = str(done.answers["timezone"])
+        if "reminder" in done.answers:
+            user.reminder_time = conv.reminder_time(done)
+        return SettingsSaved(
+            timezone=user.timezone or self._default_timezone,
+            reminder=user.reminder_time,
+            first_time=first_time,
+            notice=notice,
+        )
+
+
+def with_step(draft: conv.Draft, step: str) -> conv.Draft:
+    """A copy of the draft with another open question (used by renderers for previews)."""
+    return replace(draft, step=step)

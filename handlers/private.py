@@ -1,0 +1,218 @@
+"""Private-chat handlers: unpack the update, call a service, render the result."""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Literal
+
+from telegram import Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.context import BotContext
+from bot.domain import conversation as conv
+from bot.services import conversations as svc
+from handlers import render
+
+log = logging.getLogger(__name__)
+
+
+def _ids(update: Update) -> tuple[int, int]:
+    user = update.effective_user
+    if user is None:
+        raise ValueError("update without a user")
+    return user.id, update.update_id
+
+
+async def _send(update: Update, text: str, rendered: render.Rendered | None = None) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    await chat.send_message(
+        text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=rendered.keyboard if rendered else None,
+    )
+
+
+async def _show(update: Update, context: BotContext, result: svc.Result) -> None:
+    """Send whatever a result means for a person who typed or used a command."""
+    deps = context.deps
+    texts = deps.texts
+    match result:
+        case svc.Duplicate():
+            return
+        case svc.Ask():
+            await _send_question(update, context, result)
+        case svc.CheckinSaved(local_date=day, answers=answers, updated=updated):
+            key = "checkin_updated" if updated else "checkin_saved"
+            summary = render.checkin_summary(answers)
+            await _send(update, html.escape(texts(key, day=render.day_label(day), summary=summary)))
+        case svc.SettingsSaved():
+            await _send_settings_saved(update, context, result)
+        case svc.Welcome(timezone=timezone, reminder=reminder):
+            label = render.reminder_label(texts, reminder)
+            await _send(update, html.escape(texts("welcome_back", timezone=timezone, reminder=label)))
+        case svc.Simple(key=key):
+            await _send(update, html.escape(texts(key)))
+
+
+async def _send_question(update: Update, context: BotContext, ask: svc.Ask) -> None:
+    deps = context.deps
+    texts = deps.texts
+    lines: list[str] = []
+    if ask.resumed:
+        lines.append(html.escape(texts("resumed")))
+    if ask.invalid_reason:
+        lines.append(render.retry(texts, deps.questions, ask.draft, ask.invalid_reason))
+    if ask.notice == "fixed_offset":
+        lines.append(html.escape(texts("fixed_offset_notice")))
+    if ask.draft.kind is conv.Kind.ONBOARDING and ask.draft.step == "consent":
+        lines.append(html.escape(texts("welcome")))
+    rendered = render.question(
+        texts,
+        deps.questions,
+        ask.draft,
+        default_timezone=deps.settings.default_timezone,
+        summary=ask.summary,
+    )
+    lines.append(rendered.text)
+    await _send(update, "\n\n".join(lines), rendered)
+
+
+async def _send_settings_saved(
+    update: Update, context: BotContext, saved: svc.SettingsSaved
+) -> None:
+    texts = context.deps.texts
+    label = render.reminder_label(texts, saved.reminder)
+    key = "onboarding_done" if saved.first_time else "settings_saved"
+    lines = [html.escape(texts(key, timezone=saved.timezone, reminder=label))]
+    if saved.notice == "fixed_offset":
+        lines.append(html.escape(texts("fixed_offset_notice")))
+    await _send(update, "\n\n".join(lines))
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """/start: privacy notice and consent for newcomers, a welcome for the others."""
+    user_id, update_id = _ids(update)
+    await _show(update, context, await context.deps.conversations.start(user_id, update_id))
+
+
+async def checkin(update: Update, context: BotContext) -> None:
+    """/checkin: today's questions."""
+    user_id, update_id = _ids(update)
+    result = await context.deps.conversations.begin_checkin(user_id, update_id)
+    await _show(update, context, result)
+
+
+async def settings(update: Update, context: BotContext) -> None:
+    """/settings: show what is set, with buttons to change it."""
+    user_id, update_id = _ids(update)
+    deps = context.deps
+    result = await deps.conversations.open_settings(user_id, update_id, None)
+    if isinstance(result, svc.Welcome):
+        texts = deps.texts
+        label = render.reminder_label(texts, result.reminder)
+        text = html.escape(texts("settings_menu", timezone=result.timezone, reminder=label))
+        keyboard = render.settings_keyboard(texts)
+        await _send(update, text, render.Rendered(text, keyboard))
+        return
+    await _show(update, context, result)
+
+
+async def cancel(update: Update, context: BotContext) -> None:
+    """/cancel: drop the open conversation."""
+    user_id, update_id = _ids(update)
+    await _show(update, context, await context.deps.conversations.cancel(user_id, update_id))
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """/help: what the bot does."""
+    await _send(update, html.escape(context.deps.texts("help")))
+
+
+async def privacy(update: Update, context: BotContext) -> None:
+    """/privacy: what is stored and why."""
+    await _send(update, html.escape(context.deps.texts("privacy")))
+
+
+async def text_message(update: Update, context: BotContext) -> None:
+    """Typed text: the answer to the open question."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    user_id, update_id = _ids(update)
+    result = await context.deps.conversations.answer_text(user_id, update_id, message.text)
+    await _show(update, context, result)
+
+
+async def button(update: Update, context: BotContext) -> None:
+    """A button press: record it, update the pressed message, show what comes next."""
+    query = update.callback_query
+    if query is None:
+        return
+    user_id, update_id = _ids(update)
+    deps = context.deps
+    data = query.data if isinstance(query.data, str) else None
+    if data in {render.SETTINGS_TIMEZONE, render.SETTINGS_REMINDER}:
+        only: Literal["timezone", "reminder"] = (
+            "timezone" if data == render.SETTINGS_TIMEZONE else "reminder"
+        )
+        await query.answer()
+        result = await deps.conversations.open_settings(user_id, update_id, only)
+        await _show(update, context, result)
+        return
+    result = await deps.conversations.answer_press(user_id, update_id, data)
+    message = query.message if isinstance(query.message, Message) else None
+    match result:
+        case svc.Duplicate():
+            await _answer_quietly(query.answer())
+            return
+        case svc.Simple(key=key) if key in {"already_answered", "stale_button", "forged_button"}:
+            await query.answer(deps.texts(key))
+            return
+        case svc.Ask(invalid_reason="nothing_selected"):
+            await query.answer(deps.texts("nothing_selected"))
+            return
+        case svc.Ask(edited_in_place=True, draft=draft):
+            await query.answer()
+            if message is not None:
+                rendered = render.question(
+                    deps.texts,
+                    deps.questions,
+                    draft,
+                    default_timezone=deps.settings.default_timezone,
+                )
+                await _answer_quietly(message.edit_reply_markup(rendered.keyboard))
+            return
+    await query.answer()
+    if message is not None:
+        await _close_question(message, data)
+    await _show(update, context, result)
+
+
+async def _close_question(message: Message, data: str | None) -> None:
+    """Leave the answered question in the chat with its answer and without buttons."""
+    reference = conv.decode_callback(data)
+    label = render.pressed_label(message, data)
+    if reference is None or label is None:
+        await _answer_quietly(message.edit_reply_markup(None))
+        return
+    body = html.escape(message.text or "")
+    await _answer_quietly(
+        message.edit_text(f"{body}\n\n<b>→ {html.escape(label)}</b>", parse_mode=ParseMode.HTML)
+    )
+
+
+async def _answer_quietly(action: object) -> None:
+    """Edits of old messages may fail harmlessly (already edited, too old)."""
+    try:
+        await action  # type: ignore[misc]
+    except BadRequest as error:
+        log.debug("ignored edit failure: %s", error.message)
+
+
+async def group_message(update: Update, context: BotContext) -> None:
+    """Check-ins are private: point people in groups to a private chat."""
+    await _send(update, html.escape(context.deps.texts("private_only")))

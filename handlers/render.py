@@ -1,0 +1,163 @@
+"""Turn service results into Telegram text and inline keyboards (no rules live here)."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import date, time
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.domain import conversation as conv
+from bot.domain.checkin import CheckinAnswers, Location, Severity
+from bot.texts import Texts
+
+SEVERITY_WORDS = {
+    Severity.NONE: "none",
+    Severity.MILD: "mild",
+    Severity.MODERATE: "moderate",
+    Severity.SEVERE: "severe",
+}
+LOCATION_WORDS = {
+    Location.EYELID_FACE: "eyelid/face",
+    Location.ARMS_HANDS: "arms/hands",
+    Location.LEGS_FEET: "legs/feet",
+    Location.TORSO: "torso",
+    Location.MANY: "many places",
+}
+BUTTONS_PER_ROW = {"severity": 2, "reminder": 3, "sleep": 3, "caffeine": 3, "water": 3}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message ready to send: HTML text and an optional keyboard."""
+
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+
+
+def format_number(value: float) -> str:
+    """6.0 → "6", 6.5 → "6.5"."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def checkin_summary(answers: CheckinAnswers) -> str:
+    """One line of what was stored, in the person's own units where they gave them."""
+    twitching = SEVERITY_WORDS[answers.severity]
+    if answers.locations:
+        places = ", ".join(LOCATION_WORDS[location] for location in sorted(answers.locations))
+        twitching = f"{twitching} ({places})"
+    caffeine = f"{answers.caffeine.mg} mg"
+    servings = answers.caffeine.servings
+    if servings is not None:
+        unit = "serving" if servings == 1 else "servings"
+        caffeine += f" ({format_number(servings)} {unit})"
+    return (
+        f"twitching {twitching}, sleep {format_number(answers.sleep_hours)} h, "
+        f"caffeine {caffeine}, water {format_number(answers.water_litres)} l"
+    )
+
+
+def day_label(day: date) -> str:
+    """"Sun 22 Nov"."""
+    return day.strftime("%a %d %b").replace(" 0", " ")
+
+
+def reminder_label(texts: Texts, reminder: time | None) -> str:
+    """"09:00" or "no reminders"."""
+    return reminder.strftime("%H:%M") if reminder else texts("reminder_off")
+
+
+def _rows(buttons: list[InlineKeyboardButton], per_row: int) -> list[list[InlineKeyboardButton]]:
+    return [buttons[index : index + per_row] for index in range(0, len(buttons), per_row)]
+
+
+def question(
+    texts: Texts,
+    book: conv.QuestionBook,
+    draft: conv.Draft,
+    *,
+    default_timezone: str,
+    summary: CheckinAnswers | None = None,
+) -> Rendered:
+    """The open question of a draft with its buttons (and Back where there is a way back)."""
+    spec = book[draft.step]
+    token, step = draft.token, draft.step
+
+    def button(label: str, value: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(label, callback_data=conv.encode_callback(token, step, value))
+
+    text = html.escape(spec.text)
+    if step == "redo":
+        text = html.escape(spec.text.format(summary=checkin_summary(summary) if summary else ""))
+    rows: list[list[InlineKeyboardButton]]
+    if spec.kind == "multi":
+        chosen = set(draft.answers.get("locations", []))
+        toggles = [
+            button(
+                f"{'☑' if option.value in chosen else '☐'} {option.label}",
+                f"{'-' if option.value in chosen else '+'}{option.value}",
+            )
+            for option in spec.options
+        ]
+        rows = [*_rows(toggles, 2), [button(texts("done"), conv.DONE)]]
+    elif step == "timezone":
+        choices: list[str] = list(draft.extra.get("tz_choices", []))
+        if choices:
+            text = f"{html.escape(texts('timezone_choices'))}\n\n{text}"
+            rows = [[button(name, str(index))] for index, name in enumerate(choices)]
+        else:
+            label = texts("use_default_timezone", timezone=default_timezone)
+            rows = [[button(label, "default")]]
+    else:
+        options = [button(option.label, option.value) for option in spec.options]
+        rows = _rows(options, BUTTONS_PER_ROW.get(step, 2))
+    if conv.previous_step(draft) is not None:
+        rows.append([button(texts("back"), conv.BACK)])
+    return Rendered(text=text, keyboard=InlineKeyboardMarkup(rows) if rows else None)
+
+
+def retry(texts: Texts, book: conv.QuestionBook, draft: conv.Draft, reason: str) -> str:
+    """The friendly re-ask shown before repeating the question."""
+    if reason == "nothing_selected":
+        return html.escape(texts("nothing_selected"))
+    if reason == "too_long":
+        return html.escape(texts("too_long"))
+    return html.escape(book[draft.step].retry)
+
+
+def answered_label(book: conv.QuestionBook, draft_before: conv.Draft, value: str) -> str | None:
+    """The label of the button that was pressed, to leave on the answered question."""
+    spec = book[draft_before.step]
+    for option in spec.options:
+        if option.value == value:
+            return option.label
+    return None
+
+
+SETTINGS_TIMEZONE = "set|timezone"
+SETTINGS_REMINDER = "set|reminder"
+
+
+def settings_keyboard(texts: Texts) -> InlineKeyboardMarkup:
+    """The two things /settings can change."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(texts("change_timezone"), callback_data=SETTINGS_TIMEZONE),
+                InlineKeyboardButton(texts("change_reminder"), callback_data=SETTINGS_REMINDER),
+            ]
+        ]
+    )
+
+
+def pressed_label(message: object, data: str | None) -> str | None:
+    """The text of the pressed button, read from the message's own keyboard."""
+    markup = getattr(message, "reply_markup", None)
+    if markup is None or data is None:
+        return None
+    for row in markup.inline_keyboard:
+        for key in row:
+            if key.callback_data == data:
+                return str(key.text)
+    return None
