@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Float,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -48,6 +50,15 @@ class User(Base):
     consented_at: Mapped[datetime | None]
     timezone: Mapped[str | None] = mapped_column(String(64))
     reminder_time: Mapped[time | None] = mapped_column(Time)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    next_reminder_at: Mapped[datetime | None] = mapped_column(index=True)
+    paused_until: Mapped[date | None] = mapped_column(Date)
+    quiet_start: Mapped[time | None] = mapped_column(Time)
+    quiet_end: Mapped[time | None] = mapped_column(Time)
+    skipped_date: Mapped[date | None] = mapped_column(Date)
+    last_reminded_date: Mapped[date | None] = mapped_column(Date)
+    weekly_summary_day: Mapped[int | None] = mapped_column(SmallInteger)
+    last_summary_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
@@ -69,6 +80,7 @@ class Checkin(Base):
     caffeine_mg: Mapped[int] = mapped_column(Integer)
     caffeine_servings: Mapped[float | None] = mapped_column(Float)
     water_litres: Mapped[float] = mapped_column(Float)
+    screen: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
@@ -97,3 +109,37 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
+
+
+class SnippetView(Base):
+    """Which snippet (and content version) a person was shown, to avoid repeats within a week."""
+
+    __tablename__ = "snippet_views"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    snippet_id: Mapped[str] = mapped_column(String(64))
+    content_version: Mapped[str] = mapped_column(String(32))
+    shown_on: Mapped[date] = mapped_column(Date)
+    via: Mapped[str] = mapped_column(String(16))
+    shown_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Escalation(Base):
+    """A red-flag escalation shown to a person: tier, reasons, sources, where it came from."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    tier: Mapped[int] = mapped_column(SmallInteger)
+    flag_ids: Mapped[list[str]] = mapped_column(JSON)
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    sources: Mapped[list[str]] = mapped_column(JSON)
+    origin: Mapped[str] = mapped_column(String(16))
+    local_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
