@@ -1,0 +1,181 @@
+"""Plain-word questions: ranking accuracy, refusals, spotting questions and topics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.contentpack import ContentPack, load_pack
+from bot.domain.ask import (
+    MIN_SCORE,
+    QuestionIndex,
+    looks_like_question,
+    normalise,
+    topics_mentioned,
+)
+from bot.paths import CONTENT_DIR
+
+CASES: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).with_name("ask_cases.yaml")).read_text(encoding="utf-8")
+)
+TOP1_REQUIRED = 0.75
+TOP3_REQUIRED = 0.9
+
+
+@pytest.fixture(scope="module")
+def pack() -> ContentPack:
+    return load_pack(CONTENT_DIR)
+
+
+@pytest.fixture(scope="module")
+def index(pack: ContentPack) -> QuestionIndex:
+    return QuestionIndex(pack)
+
+
+def _accuracy(index: QuestionIndex, cases: list[dict[str, str]]) -> tuple[float, float, list[str]]:
+    """Top-1 and top-3 topic accuracy; an unanswered question counts as a miss."""
+    top1 = top3 = 0
+    misses = []
+    for case in cases:
+        answered = index.ask(case["question"]) is not None
+        ranked = [snippet for snippet, _ in index.ranked(case["question"])[:3]] if answered else []
+        hit1 = bool(ranked) and case["topic"] in ranked[0].topics
+        hit3 = any(case["topic"] in snippet.topics for snippet in ranked)
+        top1 += hit1
+        top3 += hit3
+        if not hit1:
+            best = ranked[0].id if ranked else "no answer"
+            misses.append(f"{case['question']!r}: expected {case['topic']}, got {best}")
+    return top1 / len(cases), top3 / len(cases), misses
+
+
+def test_question_set_is_large_enough(pack: ContentPack) -> None:
+    cases = CASES["tuned"] + CASES["held_out"]
+    assert len(cases) >= 40
+    topic_ids = {topic.id for topic in pack.topics}
+    assert {case["topic"] for case in cases} <= topic_ids
+    # Every topic except the calm-day collection is asked about at least once.
+    assert topic_ids - {case["topic"] for case in cases} == {"everyday"}
+
+
+def test_ranking_accuracy(index: QuestionIndex) -> None:
+    results = {}
+    for name in ("tuned", "held_out"):
+        results[name] = _accuracy(index, CASES[name])
+    everything = _accuracy(index, CASES["tuned"] + CASES["held_out"])
+    for name, (top1, top3, misses) in [*results.items(), ("all", everything)]:
+        count = len(CASES[name]) if name != "all" else len(CASES["tuned"]) + len(CASES["held_out"])
+        print(f"\nask accuracy [{name}, {count} questions]: top-1 {top1:.1%}, top-3 {top3:.1%}")
+        for miss in misses:
+            print(f"  top-1 miss: {miss}")
+    top1, top3, _ = everything
+    assert top3 >= TOP3_REQUIRED
+    assert top1 >= TOP1_REQUIRED
+    held_top1, held_top3, _ = results["held_out"]
+    assert held_top3 >= TOP3_REQUIRED
+    assert held_top1 >= TOP1_REQUIRED
+
+
+@pytest.mark.parametrize("question", CASES["out_of_scope"])
+def test_out_of_scope_questions_get_no_answer(index: QuestionIndex, question: str) -> None:
+    assert index.ask(question) is None
+
+
+def test_answers_are_limited_and_scored(index: QuestionIndex) -> None:
+    answer = index.ask("what foods have magnesium?")
+    assert answer is not None
+    assert answer.snippets[0].id == "magnesium_foods"
+    assert 1 <= len(answer.snippets) <= 2
+    assert answer.score >= MIN_SCORE
+    single = index.ask("what foods have magnesium?", limit=1)
+    assert single is not None and len(single.snippets) == 1
+    assert index.ask("what foods have magnesium?", limit=0) is None
+
+
+def test_empty_or_stopword_only_question_gets_no_answer(index: QuestionIndex) -> None:
+    assert index.ask("") is None
+    assert index.ask("what is it?") is None
+
+
+def test_the_index_follows_the_pack_it_was_built_from(pack: ContentPack) -> None:
+    """Answers come from the pack's text, not from a fixed list: drop the foods snippet and
+    the magnesium-foods question lands on the next best magnesium snippet."""
+    smaller = pack.model_copy(
+        update={"snippets": tuple(s for s in pack.snippets if s.id != "magnesium_foods")}
+    )
+    answer = QuestionIndex(smaller).ask("what foods have magnesium?")
+    assert answer is not None
+    assert answer.snippets[0].id != "magnesium_foods"
+    assert "magnesium" in answer.snippets[0].topics
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("what foods have magnesium?", True),
+        ("can dehydration cause twitching", True),
+        ("is coffee bad for me", True),
+        ("Why do my calves twitch at night", True),
+        ("tell me about vitamin D", True),
+        ("magnesium?", False),  # a single word with a question mark is too little to go on
+        ("magnesium foods?", True),
+        ("thanks", False),
+        ("ok", False),
+        ("6 hours", False),
+        ("2 coffees", False),
+        ("1.5 l", False),
+        ("I slept badly", False),
+        ("/learn", False),
+        ("is", False),
+        ("", False),
+    ],
+)
+def test_looks_like_question(text: str, expected: bool) -> None:
+    assert looks_like_question(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my calves cramp at night", {"cramps"}),
+        ("Cramping in my feet after the gym", {"cramps", "exercise"}),
+        ("no cramps today", set()),
+        ("didn't have any cramps, but I'm stressed", {"stress"}),
+        ("work has been so stressful", {"stress"}),
+        ("started new meds last week", {"medicines"}),
+        ("had a few beers and a cigarette", {"stimulants"}),
+        ("went running this morning", {"exercise"}),
+        ("couldn't sleep, exhausted", {"sleep"}),
+        ("felt dehydrated, sweating a lot", {"hydration"}),
+        ("just my eyelid", set()),
+    ],
+)
+def test_topics_mentioned(text: str, expected: set[str]) -> None:
+    assert topics_mentioned(text) == frozenset(expected)
+
+
+def test_mentioned_topics_exist_in_the_pack(pack: ContentPack) -> None:
+    text = "cramps stress gym meds smoking slept badly dehydrated after the workout and anxious"
+    assert topics_mentioned(text) <= {topic.id for topic in pack.topics}
+    rule_mentions = {rule.when.mention for rule in pack.rules if rule.when.mention}
+    assert rule_mentions <= topics_mentioned(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "present", "absent"),
+    [
+        ("Is COFFEE bad?", {"caffeine", "coffee"}, {"is", "bad"}),
+        ("can dehydration cause twitching", {"water", "hydration", "twitch"}, {"cause"}),
+        ("300 mg of caffeine", {"300", "caffeine"}, {"magnesium"}),
+        ("Mg and cramps", {"magnesium", "cramp"}, {"mg"}),
+        ("vitamin B-12 and vit D", {"b12", "vitamin", "d"}, set()),
+    ],
+)
+def test_normalise(text: str, present: set[str], absent: set[str]) -> None:
+    tokens = set(normalise(text))
+    stemmed_present = {normalise(word)[0] for word in present}
+    assert stemmed_present <= tokens
+    assert not (absent & tokens)
