@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
@@ -23,7 +25,7 @@ from bot.db.session import create_engine, create_session_factory
 from bot.domain.conversation import load_questions
 from bot.paths import CONTENT_DIR
 from bot.services.conversations import Clock, ConversationService, utc_now
-from bot.texts import load_texts
+from bot.texts import load_texts, message_files
 from handlers import private
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ def build_application(settings: Settings, *, token: str, clock: Clock = utc_now)
         application.bot_data[ENGINE_KEY] = engine
         application.bot_data[DEPS_KEY] = Deps(
             settings=settings,
-            texts=load_texts(CONTENT_DIR / "messages.yaml"),
+            texts=load_texts(message_files(CONTENT_DIR)),
             questions=questions,
             conversations=ConversationService(
                 sessions,
@@ -134,3 +136,32 @@ async def report_error(update: object, context: BotContext) -> None:
         )
     except Exception:  # the report itself must never raise into PTB's loop
         log.warning("could not tell chat about the failure of update %s", update_id)
+
+
+@contextlib.asynccontextmanager
+async def polling(application: BotApplication, *, poll_timeout: int = 1) -> AsyncIterator[None]:
+    """Run the bot inside an existing event loop (tests, sandbox, benchmark).
+
+    `run_polling` owns its loop and calls post_init/post_shutdown itself; this does the same
+    steps by hand so callers that already run a loop get identical behaviour.
+    """
+    await application.initialize()
+    if application.post_init:
+        await application.post_init(application)
+    await application.start()
+    updater = application.updater
+    if updater is None:
+        raise RuntimeError("application was built without an updater")
+    await updater.start_polling(
+        poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+    )
+    try:
+        yield
+    finally:
+        await updater.stop()
+        await application.stop()
+        if application.post_stop:
+            await application.post_stop(application)
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)

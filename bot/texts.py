@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,15 +22,25 @@ class Texts:
         return self.templates[key].format(**values).strip()
 
 
-def load_texts(path: Path) -> Texts:
-    """Read messages.yaml; refuses a message that starts like an escalation."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    templates = raw.get("messages") if isinstance(raw, dict) else None
-    if not isinstance(templates, dict) or not all(
-        isinstance(key, str) and isinstance(value, str) for key, value in templates.items()
-    ):
-        raise ValueError(f"{path}: expected a 'messages' mapping of strings")
-    for key, value in templates.items():
-        if value.lstrip().startswith(ESCALATION_MARKERS):
-            raise ValueError(f"{path}: messages.{key} starts with an escalation marker")
+def message_files(content_dir: Path) -> list[Path]:
+    """messages.yaml plus one messages_<feature>.yaml per feature, in a stable order."""
+    return sorted(content_dir.glob("messages*.yaml"))
+
+
+def load_texts(paths: Iterable[Path]) -> Texts:
+    """Read the message files; refuses duplicate keys and text that starts like an escalation."""
+    templates: dict[str, str] = {}
+    for path in paths:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        found = raw.get("messages") if isinstance(raw, dict) else None
+        if not isinstance(found, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in found.items()
+        ):
+            raise ValueError(f"{path}: expected a 'messages' mapping of strings")
+        for key, value in found.items():
+            if key in templates:
+                raise ValueError(f"{path}: messages.{key} is defined twice")
+            if value.lstrip().startswith(ESCALATION_MARKERS):
+                raise ValueError(f"{path}: messages.{key} starts with an escalation marker")
+            templates[key] = value
     return Texts(templates=templates)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from typing import Literal
 
@@ -14,6 +13,7 @@ from bot.context import BotContext
 from bot.domain import conversation as conv
 from bot.services import conversations as svc
 from handlers import render
+from handlers.render import esc
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,14 @@ async def _show(update: Update, context: BotContext, result: svc.Result) -> None
         case svc.CheckinSaved(local_date=day, answers=answers, updated=updated):
             key = "checkin_updated" if updated else "checkin_saved"
             summary = render.checkin_summary(answers)
-            await _send(update, html.escape(texts(key, day=render.day_label(day), summary=summary)))
+            await _send(update, esc(texts(key, day=render.day_label(day), summary=summary)))
         case svc.SettingsSaved():
             await _send_settings_saved(update, context, result)
         case svc.Welcome(timezone=timezone, reminder=reminder):
             label = render.reminder_label(texts, reminder)
-            await _send(update, html.escape(texts("welcome_back", timezone=timezone, reminder=label)))
+            await _send(update, esc(texts("welcome_back", timezone=timezone, reminder=label)))
         case svc.Simple(key=key):
-            await _send(update, html.escape(texts(key)))
+            await _send(update, esc(texts(key)))
 
 
 async def _send_question(update: Update, context: BotContext, ask: svc.Ask) -> None:
@@ -63,13 +63,13 @@ async def _send_question(update: Update, context: BotContext, ask: svc.Ask) -> N
     texts = deps.texts
     lines: list[str] = []
     if ask.resumed:
-        lines.append(html.escape(texts("resumed")))
+        lines.append(esc(texts("resumed")))
     if ask.invalid_reason:
         lines.append(render.retry(texts, deps.questions, ask.draft, ask.invalid_reason))
     if ask.notice == "fixed_offset":
-        lines.append(html.escape(texts("fixed_offset_notice")))
+        lines.append(esc(texts("fixed_offset_notice")))
     if ask.draft.kind is conv.Kind.ONBOARDING and ask.draft.step == "consent":
-        lines.append(html.escape(texts("welcome")))
+        lines.append(esc(texts("welcome")))
     rendered = render.question(
         texts,
         deps.questions,
@@ -87,9 +87,9 @@ async def _send_settings_saved(
     texts = context.deps.texts
     label = render.reminder_label(texts, saved.reminder)
     key = "onboarding_done" if saved.first_time else "settings_saved"
-    lines = [html.escape(texts(key, timezone=saved.timezone, reminder=label))]
+    lines = [esc(texts(key, timezone=saved.timezone, reminder=label))]
     if saved.notice == "fixed_offset":
-        lines.append(html.escape(texts("fixed_offset_notice")))
+        lines.append(esc(texts("fixed_offset_notice")))
     await _send(update, "\n\n".join(lines))
 
 
@@ -114,7 +114,7 @@ async def settings(update: Update, context: BotContext) -> None:
     if isinstance(result, svc.Welcome):
         texts = deps.texts
         label = render.reminder_label(texts, result.reminder)
-        text = html.escape(texts("settings_menu", timezone=result.timezone, reminder=label))
+        text = esc(texts("settings_menu", timezone=result.timezone, reminder=label))
         keyboard = render.settings_keyboard(texts)
         await _send(update, text, render.Rendered(text, keyboard))
         return
@@ -129,12 +129,12 @@ async def cancel(update: Update, context: BotContext) -> None:
 
 async def help_command(update: Update, context: BotContext) -> None:
     """/help: what the bot does."""
-    await _send(update, html.escape(context.deps.texts("help")))
+    await _send(update, esc(context.deps.texts("help")))
 
 
 async def privacy(update: Update, context: BotContext) -> None:
     """/privacy: what is stored and why."""
-    await _send(update, html.escape(context.deps.texts("privacy")))
+    await _send(update, esc(context.deps.texts("privacy")))
 
 
 async def text_message(update: Update, context: BotContext) -> None:
@@ -199,9 +199,9 @@ async def _close_question(message: Message, data: str | None) -> None:
     if reference is None or label is None:
         await _answer_quietly(message.edit_reply_markup(None))
         return
-    body = html.escape(message.text or "")
+    body = esc(message.text or "")
     await _answer_quietly(
-        message.edit_text(f"{body}\n\n<b>→ {html.escape(label)}</b>", parse_mode=ParseMode.HTML)
+        message.edit_text(f"{body}\n\n<b>→ {esc(label)}</b>", parse_mode=ParseMode.HTML)
     )
 
 
@@ -215,4 +215,4 @@ async def _answer_quietly(action: object) -> None:
 
 async def group_message(update: Update, context: BotContext) -> None:
     """Check-ins are private: point people in groups to a private chat."""
-    await _send(update, html.escape(context.deps.texts("private_only")))
+    await _send(update, esc(context.deps.texts("private_only")))

@@ -28,6 +28,11 @@ LOCATION_WORDS = {
 BUTTONS_PER_ROW = {"severity": 2, "reminder": 3, "sleep": 3, "caffeine": 3, "water": 3}
 
 
+def esc(text: str) -> str:
+    """Escape for Telegram HTML; quotes need no escaping there."""
+    return html.escape(text, quote=False)
+
+
 @dataclass(frozen=True)
 class Rendered:
     """A message ready to send: HTML text and an optional keyboard."""
@@ -59,12 +64,12 @@ def checkin_summary(answers: CheckinAnswers) -> str:
 
 
 def day_label(day: date) -> str:
-    """"Sun 22 Nov"."""
+    """ "Sun 22 Nov"."""
     return day.strftime("%a %d %b").replace(" 0", " ")
 
 
 def reminder_label(texts: Texts, reminder: time | None) -> str:
-    """"09:00" or "no reminders"."""
+    """ "09:00" or "no reminders"."""
     return reminder.strftime("%H:%M") if reminder else texts("reminder_off")
 
 
@@ -87,9 +92,9 @@ def question(
     def button(label: str, value: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(label, callback_data=conv.encode_callback(token, step, value))
 
-    text = html.escape(spec.text)
+    text = esc(spec.text)
     if step == "redo":
-        text = html.escape(spec.text.format(summary=checkin_summary(summary) if summary else ""))
+        text = esc(spec.text.format(summary=checkin_summary(summary) if summary else ""))
     rows: list[list[InlineKeyboardButton]]
     if spec.kind == "multi":
         chosen = set(draft.answers.get("locations", []))
@@ -104,7 +109,7 @@ def question(
     elif step == "timezone":
         choices: list[str] = list(draft.extra.get("tz_choices", []))
         if choices:
-            text = f"{html.escape(texts('timezone_choices'))}\n\n{text}"
+            text = f"{esc(texts('timezone_choices'))}\n\n{text}"
             rows = [[button(name, str(index))] for index, name in enumerate(choices)]
         else:
             label = texts("use_default_timezone", timezone=default_timezone)
@@ -120,10 +125,10 @@ def question(
 def retry(texts: Texts, book: conv.QuestionBook, draft: conv.Draft, reason: str) -> str:
     """The friendly re-ask shown before repeating the question."""
     if reason == "nothing_selected":
-        return html.escape(texts("nothing_selected"))
+        return esc(texts("nothing_selected"))
     if reason == "too_long":
-        return html.escape(texts("too_long"))
-    return html.escape(book[draft.step].retry)
+        return esc(texts("too_long"))
+    return esc(book[draft.step].retry)
 
 
 def answered_label(book: conv.QuestionBook, draft_before: conv.Draft, value: str) -> str | None:

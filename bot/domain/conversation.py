@@ -169,6 +169,8 @@ def _steps_for(draft: Draft) -> list[str]:
         return ["consent", "timezone", "reminder"]
     if draft.kind is Kind.SETTINGS:
         return [draft.step]
+    if draft.step == "redo":
+        return ["redo", *checkin_steps(draft.answers)]
     return checkin_steps(draft.answers)
 
 
@@ -271,9 +273,7 @@ class Environment:
 # --- answering --------------------------------------------------------------------------
 
 
-def advance(
-    book: QuestionBook, draft: Draft, given: Typed | Pressed, env: Environment
-) -> Outcome:
+def advance(book: QuestionBook, draft: Draft, given: Typed | Pressed, env: Environment) -> Outcome:
     """Apply one input to the open question."""
     if isinstance(given, Pressed):
         if given.step != draft.step:
@@ -296,9 +296,9 @@ def _move_on(draft: Draft, notice: str | None = None) -> Moved | Completed:
 
 def _answer(book: QuestionBook, draft: Draft, given: Typed | Pressed, env: Environment) -> Outcome:
     step = draft.step
-    if isinstance(given, Pressed) and step not in {"locations", "timezone"}:
-        if given.value not in book.option_values(step):
-            return Forged(draft)
+    offered = step in {"locations", "timezone"} or isinstance(given, Typed)
+    if not offered and given.value not in book.option_values(step):  # type: ignore[union-attr]
+        return Forged(draft)
     if step in {"consent", "redo"}:
         agreed = given.value == "yes" if isinstance(given, Pressed) else parse_yes_no(given.text)
         if not agreed:
@@ -326,7 +326,9 @@ def _answer(book: QuestionBook, draft: Draft, given: Typed | Pressed, env: Envir
         value = {"mg": caffeine.mg, "servings": caffeine.servings}
         return _move_on(draft.with_answer("caffeine", value))
     if step == "water":
-        litres = float(given.value) if isinstance(given, Pressed) else parse_water_litres(given.text)
+        litres = (
+            float(given.value) if isinstance(given, Pressed) else parse_water_litres(given.text)
+        )
         return _move_on(draft.with_answer("water", _checked(litres, 0.0, MAX_WATER_LITRES)))
     raise AnswerError("not_understood")
 
@@ -351,7 +353,7 @@ REMINDER_OFF_WORDS = frozenset({"off", "no", "none", "never", "no reminders", "n
 
 
 def _reminder_value(given: Typed | Pressed) -> str | None:
-    """"HH:MM" or None for no reminders."""
+    """ "HH:MM" or None for no reminders."""
     if isinstance(given, Pressed):
         return None if given.value == REMINDERS_OFF else given.value
     if given.text.strip().casefold() in REMINDER_OFF_WORDS:

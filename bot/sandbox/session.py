@@ -1,10 +1,8 @@
-"""`twitchcheck sandbox`: the real bot and the loopback Bot API in one process, chat in the terminal."""
+"""`twitchcheck sandbox`: the real bot and the loopback Bot API in one process, chat here."""
 
 from __future__ import annotations
 
-from telegram import Update
-
-from bot.app import build_application
+from bot.app import build_application, polling
 from bot.config import Settings
 from bot.sandbox.server import SandboxServer
 from bot.sandbox.terminal import chat_in_terminal, stdin_line_reader
@@ -20,14 +18,7 @@ async def run_sandbox_chat(settings: Settings, *, token: str, user_id: int) -> N
     """Start the sandbox and the bot, then relay the terminal until /quit or end of input."""
     async with SandboxServer() as sandbox:
         settings = settings.model_copy(update={"telegram_api_url": sandbox.api_url})
-        application = build_application(settings, token=token)
-        await application.initialize()
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
-        )
-        try:
+        async with polling(build_application(settings, token=token)):
             print(INTRO.format(database=settings.database_url), flush=True)
             await chat_in_terminal(
                 sandbox,
@@ -35,7 +26,3 @@ async def run_sandbox_chat(settings: Settings, *, token: str, user_id: int) -> N
                 read_line=stdin_line_reader,
                 write=lambda line: print(line, flush=True),
             )
-        finally:
-            await application.updater.stop()
-            await application.stop()
-            await application.shutdown()

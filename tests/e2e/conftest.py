@@ -24,7 +24,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(params=["sqlite"])
-async def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+async def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.sqlite3'}"
     await apply_migrations(url)
     return url

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from telegram import Update
-
-from bot.app import build_application
+from bot.app import build_application, polling
 from bot.config import Settings
 from bot.context import BotApplication
 from bot.sandbox.server import SandboxServer
@@ -36,25 +35,18 @@ class BotRunner:
     settings: Settings
     clock: FakeClock
     application: BotApplication | None = None
+    _running: AbstractAsyncContextManager[None] | None = None
 
     async def start(self) -> None:
-        application = build_application(self.settings, token=TOKEN, clock=self.clock)
-        await application.initialize()
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
-        )
-        self.application = application
+        self.application = build_application(self.settings, token=TOKEN, clock=self.clock)
+        self._running = polling(self.application)
+        await self._running.__aenter__()
 
     async def stop(self) -> None:
-        application, self.application = self.application, None
-        if application is None:
-            return
-        assert application.updater is not None
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
+        running, self._running = self._running, None
+        self.application = None
+        if running is not None:
+            await running.__aexit__(None, None, None)
 
     async def restart(self) -> None:
         await self.stop()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from bot.db.models import Checkin, ConversationState, User
 from bot.db.session import create_engine, create_session_factory
@@ -14,11 +15,12 @@ from tests.e2e.harness import BotRunner
 USER = 4242
 
 
-async def rows(url: str, model: type, **where: object) -> list:  # type: ignore[type-arg]
+async def rows(url: str, model: type[Any], **where: object) -> list[Any]:
+    """Rows of one table, read through a fresh engine as another process would."""
     engine = create_engine(url)
     try:
         async with create_session_factory(engine)() as session:
-            statement = select(model).filter_by(**where)
+            statement: Select[Any] = select(model).filter_by(**where)
             return list((await session.execute(statement)).scalars())
     finally:
         await engine.dispose()
@@ -26,17 +28,17 @@ async def rows(url: str, model: type, **where: object) -> list:  # type: ignore[
 
 async def onboard(sandbox: SandboxServer, user: int = USER) -> None:
     await sandbox.exchange_text(user, "/start")
-    assert "agree" in (sandbox.last_message(user).text or "")
+    assert "agree" in last_text(sandbox, user)
     await sandbox.exchange_press(user, "I agree")
-    assert "timezone" in (sandbox.last_message(user).text or "")
+    assert "timezone" in last_text(sandbox, user)
     await sandbox.exchange_text(user, "Berlin")
-    assert "reminder" in (sandbox.last_message(user).text or "")
+    assert "reminder" in last_text(sandbox, user)
     await sandbox.exchange_press(user, "09:00")
-    assert "All set" in (sandbox.last_message(user).text or "")
+    assert "All set" in last_text(sandbox, user)
 
 
 def last_text(sandbox: SandboxServer, user: int = USER) -> str:
-    return sandbox.last_message(user).text or ""
+    return sandbox.last_message(user).plain_text or ""
 
 
 async def test_full_checkin_stores_exactly_what_was_answered(
@@ -251,7 +253,7 @@ async def test_second_checkin_same_day_offers_an_update(
 
 async def test_next_local_day_is_a_new_checkin(
     sandbox: SandboxServer, bot: BotRunner, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await onboard(sandbox)
     await sandbox.exchange_text(USER, "/checkin")
     for answer in ["none", "7", "1", "2 l"]:
@@ -303,7 +305,9 @@ async def test_many_people_at_once_keep_their_answers_apart(
     try:
         async with create_session_factory(engine)() as session:
             count = await session.scalar(select(func.count()).select_from(Checkin))
-            hours = dict((await session.execute(select(Checkin.user_id, Checkin.sleep_hours))).all())
+            hours = dict(
+                (await session.execute(select(Checkin.user_id, Checkin.sleep_hours))).all()
+            )
     finally:
         await engine.dispose()
     assert count == len(people)

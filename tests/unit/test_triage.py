@@ -1,0 +1,562 @@
+"""Unit tests for red-flag triage: catalogue loading, screen, text, history, rendering."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.domain.checkin import Location, Severity
+from bot.domain.triage import (
+    CONSULT_MARKER,
+    EMERGENCY_MARKER,
+    TELEGRAM_MESSAGE_LIMIT,
+    Assessment,
+    DayRecord,
+    Finding,
+    RedFlag,
+    RedFlagCatalog,
+    Tier,
+    assess_history,
+    assess_screen,
+    catalog_from_data,
+    combine,
+    load_catalog,
+    new_reasons_to_tell,
+    render_escalation,
+    scan_text,
+    screen_due,
+)
+from bot.domain.triage_text import MAX_TEXT_CHARS
+from bot.paths import CONTENT_DIR
+
+REDFLAGS = CONTENT_DIR / "redflags.yaml"
+TODAY = date(2025, 3, 20)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> RedFlagCatalog:
+    return load_catalog(REDFLAGS)
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict[str, Any]:
+    data = yaml.safe_load(REDFLAGS.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def flag_ids(assessment: Assessment) -> set[str]:
+    return {finding.flag.id for finding in assessment.findings}
+
+
+# ----------------------------------------------------------------------------- catalogue
+
+
+def test_catalog_has_both_tiers_with_reasons_and_sources(catalog: RedFlagCatalog) -> None:
+    tiers = {flag.tier for flag in catalog.flags.values()}
+    assert tiers == {Tier.CONSULT, Tier.EMERGENCY}
+    for flag in catalog.flags.values():
+        assert flag.reason and flag.source
+        assert not flag.reason.startswith((EMERGENCY_MARKER, CONSULT_MARKER))
+    seed_cited = [flag for flag in catalog.flags.values() if "seeds/" in flag.source]
+    assert len(seed_cited) >= len(catalog.flags) // 2
+
+
+def test_every_consult_and_emergency_sign_of_the_issue_has_a_flag(
+    catalog: RedFlagCatalog,
+) -> None:
+    assert {
+        "twitching_long",
+        "twitching_spreading",
+        "weakness",
+        "muscle_wasting",
+        "worse_coordination",
+        "numbness_tingling",
+        "speech_swallowing_harder",
+        "heartbeat_alone",
+        "medicine_suspected",
+        "twitching_worsening",
+    } <= {f.id for f in catalog.flags.values() if f.tier is Tier.CONSULT}
+    assert {
+        "trouble_breathing",
+        "sudden_speech_swallowing",
+        "chest_pain",
+        "heartbeat_with_symptoms",
+        "fainting",
+        "seizure",
+        "new_confusion",
+        "one_sided_weakness",
+        "locked_painful_spasms",
+    } <= {f.id for f in catalog.flags.values() if f.tier is Tier.EMERGENCY}
+
+
+def test_screen_has_a_none_option_and_labels_fit_buttons(catalog: RedFlagCatalog) -> None:
+    ids = [option.id for option in catalog.screen_options]
+    assert catalog.none_option_id in ids
+    for option in catalog.screen_options:
+        assert 0 < len(option.label) <= 40
+        assert not option.label.startswith((EMERGENCY_MARKER, CONSULT_MARKER))
+        assert set(option.flag_ids) <= set(catalog.flags)
+
+
+def _broken(raw: dict[str, Any], change: Any) -> dict[str, Any]:
+    data = copy.deepcopy(raw)
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["flags"].append(copy.deepcopy(d["flags"][0])), "duplicate flag ids"),
+        (lambda d: d["screen"]["options"][0]["flags"].append("nope"), "unknown flags"),
+        (lambda d: d["flags"][0].update(tier="urgent"), "tier"),
+        (lambda d: d["flags"][0]["patterns"].append("(unclosed"), "invalid pattern"),
+        (lambda d: d["flags"][0]["patterns"].append("<<missing>>"), "unknown term"),
+        (lambda d: d["screen"].update(none_option="nothing"), "none option"),
+        (lambda d: d.pop("context"), "context"),
+        (
+            lambda d: d.update(flags=[f for f in d["flags"] if f["id"] != "twitching_long"]),
+            "twitching_long",
+        ),
+        (lambda d: d["flags"][0].update(surprise=1), "surprise"),
+    ],
+)
+def test_bad_content_is_refused_with_a_clear_value_error(
+    raw: dict[str, Any], change: Any, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        catalog_from_data(_broken(raw, change))
+
+
+def test_load_catalog_names_the_file_on_bad_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "redflags.yaml"
+    path.write_text("flags: [unclosed", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"redflags\.yaml"):
+        load_catalog(path)
+
+
+# ----------------------------------------------------------------------------- screen
+
+
+def test_screen_none_of_these_is_no_finding(catalog: RedFlagCatalog) -> None:
+    assert assess_screen(catalog, [catalog.none_option_id]).tier is None
+    assert assess_screen(catalog, []).findings == ()
+
+
+def test_screen_options_map_to_their_flags(catalog: RedFlagCatalog) -> None:
+    weakness = assess_screen(catalog, ["weakness"])
+    assert weakness.tier is Tier.CONSULT and flag_ids(weakness) == {"weakness"}
+    breathing = assess_screen(catalog, ["breathing", "numbness"])
+    assert breathing.tier is Tier.EMERGENCY
+    assert breathing.findings[0].flag.id == "trouble_breathing"  # most urgent first
+    assert flag_ids(assess_screen(catalog, ["chest_fainting"])) == {"chest_pain", "fainting"}
+
+
+def test_screen_ignores_unknown_ids_and_none_next_to_real_answers(
+    catalog: RedFlagCatalog,
+) -> None:
+    assessment = assess_screen(catalog, ["bogus", catalog.none_option_id, "heartbeat"])
+    assert flag_ids(assessment) == {"heartbeat_alone"}
+
+
+def test_every_screen_option_but_none_raises_a_flag(catalog: RedFlagCatalog) -> None:
+    for option in catalog.screen_options:
+        tier = assess_screen(catalog, [option.id]).tier
+        assert (tier is None) == (option.id == catalog.none_option_id)
+
+
+# ----------------------------------------------------------------------------- free text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I have trouble breathing, is that normal?", "trouble_breathing"),
+        ("cant breathe rn", "trouble_breathing"),
+        ("chest pian since lunch", "chest_pain"),
+        ("my heart is racing and I feel dizzy", "heartbeat_with_symptoms"),
+        ("I passed out in the kitchen", "fainting"),
+        ("i think i had a siezure", "seizure"),
+        ("I feel confused and disoriented", "new_confusion"),
+        ("suddenly I can't swallow", "sudden_speech_swallowing"),
+        ("my face is drooping on one side", "one_sided_weakness"),
+        ("painful spasms are locking my hands", "locked_painful_spasms"),
+        ("I've never been this short of breath", "trouble_breathing"),
+    ],
+)
+def test_emergencies_are_found(catalog: RedFlagCatalog, text: str, expected: str) -> None:
+    assessment = scan_text(catalog, text)
+    assert assessment.tier is Tier.EMERGENCY
+    assert expected in flag_ids(assessment)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my hand feels weak", "weakness"),
+        ("I keep dropping things", "weakness"),
+        ("some wekaness in my arm", "weakness"),
+        ("my calf muscle looks smaller", "muscle_wasting"),
+        ("my balence is bad lately", "worse_coordination"),
+        ("numbess in my lips", "numbness_tingling"),
+        ("pins & needles in my hands", "numbness_tingling"),
+        ("swallowing has been getting harder over the past months", "speech_swallowing_harder"),
+        ("my heart keeps skipping beats", "heartbeat_alone"),
+        ("the twitching started after I began taking prednisone", "medicine_suspected"),
+        ("the twitches are getting worse each day", "twitching_worsening"),
+        ("the twitching is spreading", "twitching_spreading"),
+        ("my eyelid and my calf are twitching", "twitching_spreading"),
+        ("I'm worried about the weakness in my legs", "weakness"),
+        ("is my weakness a sign of something serious?", "weakness"),
+        ("no pain, but my hand is numb", "numbness_tingling"),
+        ("the numbness won't go away", "numbness_tingling"),
+    ],
+)
+def test_consult_signs_are_found(catalog: RedFlagCatalog, text: str, expected: str) -> None:
+    assessment = scan_text(catalog, text)
+    assert assessment.tier is Tier.CONSULT
+    assert expected in flag_ids(assessment)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # negation
+        "no weakness",
+        "I'm not short of breath",
+        "I don't have any weakness or numbness in my hands",
+        "no weakness, numbness or tingling",
+        "weakness: none",
+        "denies chest pain",
+        "dont have numbnes",
+        # reading or worrying about a symptom, questions about it
+        "I read weakness is a warning sign",
+        "can twitching cause weakness?",
+        "is trouble swallowing a sign of ALS?",
+        "what if I get weakness later?",
+        # idioms
+        "my weakness for chocolate",
+        "what a breathtaking view",
+        "my heart skipped a beat when she smiled",
+        "my heart was racing with excitement",
+        "a faint twitch in my calf",
+        "I'm confused about which magnesium to buy",
+        "I'm cooking dinner",
+        # someone else, the past
+        "my dad has numbness from diabetes",
+        "I used to get pins and needles as a kid",
+        # ordinary check-in talk
+        "6.5h sleep, 2 coffees, 1.5 l water",
+        "calf twitching after the gym",
+    ],
+)
+def test_benign_messages_raise_nothing(catalog: RedFlagCatalog, text: str) -> None:
+    assert scan_text(catalog, text).findings == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("my calf has been twitching for 3 weeks", True),
+        ("twitching for 2 days", False),
+        ("twitching for a week", False),
+        ("twitching for 2 weeks", False),  # the sign is *more* than two weeks
+        ("twitching for more than two weeks", True),
+        ("twitching for over a fortnight", True),
+        ("it's been going on for a month", True),
+        ("fasciculations since last month", True),
+        ("twitching for like 6 months", True),
+        ("I've been drinking 4 coffees a day for a month", False),  # not about twitching
+        ("should I see a doctor if twitching lasts 3 weeks?", False),
+    ],
+)
+def test_twitching_duration(catalog: RedFlagCatalog, text: str, flagged: bool) -> None:
+    assert ("twitching_long" in flag_ids(scan_text(catalog, text))) is flagged
+
+
+def test_finding_keeps_the_matched_words_as_evidence(catalog: RedFlagCatalog) -> None:
+    (finding,) = scan_text(catalog, "Twitching is fine, but I have TROUBLE BREATHING").findings
+    assert finding.flag.id == "trouble_breathing"
+    assert finding.evidence == "trouble breathing"
+
+
+def test_more_specific_flag_replaces_the_general_one(catalog: RedFlagCatalog) -> None:
+    ids = flag_ids(scan_text(catalog, "palpitations and dizzy"))
+    assert "heartbeat_with_symptoms" in ids and "heartbeat_alone" not in ids
+
+
+def test_a_flag_later_in_a_long_message_is_still_found(catalog: RedFlagCatalog) -> None:
+    text = "slept ok. " * 50 + "Now I can't breathe."
+    assert scan_text(catalog, text).tier is Tier.EMERGENCY
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "\x00\x01\x1b[31m\u202e\ufeff",
+        "😀🔥🚨⚠️" * 100,
+        "a" * 1_000_000,
+        "no " * 50_000 + "weakness",
+        "((((((((((" * 10_000,
+        "Ｉ ｃａｎ＇ｔ ｂｒｅａｔｈｅ",
+    ],
+)
+def test_any_string_is_scanned_without_raising(catalog: RedFlagCatalog, text: str) -> None:
+    assert isinstance(scan_text(catalog, text), Assessment)
+
+
+def test_text_beyond_the_cap_is_not_read(catalog: RedFlagCatalog) -> None:
+    text = "x" * MAX_TEXT_CHARS + " I can't breathe"
+    assert scan_text(catalog, text).findings == ()
+
+
+def test_full_width_and_accents_are_normalised(catalog: RedFlagCatalog) -> None:
+    assert scan_text(catalog, "Ｉ ｃａｎ＇ｔ ｂｒｅａｔｈｅ").tier is Tier.EMERGENCY
+    assert scan_text(catalog, "numbnéss in my toes").tier is Tier.CONSULT
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(max_size=300))
+def test_scan_text_never_raises_on_arbitrary_text(catalog: RedFlagCatalog, text: str) -> None:
+    assessment = scan_text(catalog, text)
+    assert all(finding.flag.id in catalog.flags for finding in assessment.findings)
+
+
+# ----------------------------------------------------------------------------- history
+
+
+def twitching_days(count: int, *, last: date = TODAY, every: int = 1) -> list[DayRecord]:
+    return [
+        DayRecord(
+            day=last - timedelta(days=i * every),
+            severity=Severity.MILD,
+            locations=frozenset({Location.EYELID_FACE}),
+        )
+        for i in range(count)
+    ]
+
+
+def test_history_thirteen_twitching_days_is_not_yet_a_flag(catalog: RedFlagCatalog) -> None:
+    assert assess_history(catalog, twitching_days(13), TODAY).findings == ()
+
+
+def test_history_fourteen_twitching_days_is_a_consult(catalog: RedFlagCatalog) -> None:
+    assessment = assess_history(catalog, twitching_days(14), TODAY)
+    assert flag_ids(assessment) == {"twitching_long"}
+    assert assessment.tier is Tier.CONSULT
+
+
+def test_history_counts_twitching_days_not_check_ins(catalog: RedFlagCatalog) -> None:
+    quiet = [
+        DayRecord(day=TODAY - timedelta(days=i), severity=Severity.NONE, locations=frozenset())
+        for i in range(14, 20)
+    ]
+    days = twitching_days(13) + quiet
+    assert assess_history(catalog, days, TODAY).findings == ()
+
+
+def test_history_fourteen_days_spread_over_four_weeks_counts(catalog: RedFlagCatalog) -> None:
+    days = twitching_days(14, every=2)  # every other day over 27 days
+    assert flag_ids(assess_history(catalog, days, TODAY)) == {"twitching_long"}
+
+
+def test_history_long_twitching_must_still_be_going_on(catalog: RedFlagCatalog) -> None:
+    days = twitching_days(14, last=TODAY - timedelta(days=8))
+    assert "twitching_long" not in flag_ids(assess_history(catalog, days, TODAY))
+
+
+def test_history_duplicate_and_future_days_do_not_count(catalog: RedFlagCatalog) -> None:
+    days = twitching_days(13) + twitching_days(1) + twitching_days(3, last=TODAY + timedelta(3))
+    assert assess_history(catalog, days, TODAY).findings == ()
+
+
+def _day(offset: int, severity: Severity, *locations: Location) -> DayRecord:
+    return DayRecord(
+        day=TODAY - timedelta(days=offset), severity=severity, locations=frozenset(locations)
+    )
+
+
+def test_history_several_areas_on_one_day_is_spreading(catalog: RedFlagCatalog) -> None:
+    days = [_day(2, Severity.MILD, Location.EYELID_FACE, Location.LEGS_FEET)]
+    assert flag_ids(assess_history(catalog, days, TODAY)) == {"twitching_spreading"}
+    many = [_day(0, Severity.MODERATE, Location.MANY)]
+    assert flag_ids(assess_history(catalog, many, TODAY)) == {"twitching_spreading"}
+
+
+def test_history_more_areas_this_week_than_last_is_spreading(catalog: RedFlagCatalog) -> None:
+    days = [
+        _day(10, Severity.MILD, Location.EYELID_FACE),
+        _day(9, Severity.MILD, Location.EYELID_FACE),
+        _day(3, Severity.MILD, Location.EYELID_FACE),
+        _day(1, Severity.MILD, Location.ARMS_HANDS),
+    ]
+    assert flag_ids(assess_history(catalog, days, TODAY)) == {"twitching_spreading"}
+
+
+def test_history_same_areas_or_a_first_week_is_not_spreading(catalog: RedFlagCatalog) -> None:
+    same = [_day(9, Severity.MILD, Location.LEGS_FEET), _day(1, Severity.MILD, Location.LEGS_FEET)]
+    assert assess_history(catalog, same, TODAY).findings == ()
+    first_week = [_day(1, Severity.MILD, Location.LEGS_FEET)]
+    assert assess_history(catalog, first_week, TODAY).findings == ()
+    old_many = [_day(9, Severity.MILD, Location.MANY)]
+    assert assess_history(catalog, old_many, TODAY).findings == ()
+
+
+def _severities(*values: Severity) -> list[DayRecord]:
+    count = len(values)
+    return [
+        _day(count - 1 - i, value, Location.LEGS_FEET) if value else _day(count - 1 - i, value)
+        for i, value in enumerate(values)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "worse"),
+    [
+        (
+            (
+                Severity.MILD,
+                Severity.MILD,
+                Severity.MILD,
+                Severity.MODERATE,
+                Severity.MODERATE,
+                Severity.SEVERE,
+            ),
+            True,
+        ),
+        ((Severity.MILD, Severity.MILD, Severity.MILD, Severity.SEVERE), True),
+        ((Severity.MILD, Severity.MILD, Severity.MODERATE, Severity.MODERATE), True),
+        ((Severity.MILD, Severity.MODERATE, Severity.MILD, Severity.MODERATE), False),
+        ((Severity.MODERATE,) * 5, False),
+        (
+            (
+                Severity.NONE,
+                Severity.NONE,
+                Severity.NONE,
+                Severity.MILD,
+                Severity.MILD,
+                Severity.MILD,
+            ),
+            False,
+        ),
+        ((Severity.MILD, Severity.MODERATE, Severity.SEVERE), False),  # too few check-ins
+        ((Severity.SEVERE, Severity.MODERATE, Severity.MILD, Severity.MILD), False),
+    ],
+)
+def test_history_worsening_rule(
+    catalog: RedFlagCatalog, values: tuple[Severity, ...], worse: bool
+) -> None:
+    assessment = assess_history(catalog, _severities(*values), TODAY)
+    assert ("twitching_worsening" in flag_ids(assessment)) is worse
+
+
+def test_history_without_days_is_empty(catalog: RedFlagCatalog) -> None:
+    assert assess_history(catalog, [], TODAY).tier is None
+
+
+# ----------------------------------------------------------------------------- screen due
+
+
+@pytest.mark.parametrize(
+    ("twitching", "last", "due"),
+    [
+        (True, TODAY, True),
+        (False, None, True),
+        (False, TODAY, False),
+        (False, TODAY - timedelta(days=6), False),
+        (False, TODAY - timedelta(days=7), True),
+        (False, TODAY - timedelta(days=30), True),
+    ],
+)
+def test_screen_due(twitching: bool, last: date | None, due: bool) -> None:
+    assert screen_due(twitching_reported=twitching, last_screen_day=last, today=TODAY) is due
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def test_emergency_message(catalog: RedFlagCatalog) -> None:
+    message = render_escalation(scan_text(catalog, "I have trouble swallowing and chest pain"))
+    assert message.startswith(EMERGENCY_MARKER)
+    for number in ("112", "911", "999"):
+        assert number in message
+    assert "emergency department" in message
+    assert "you mentioned chest pain" in message
+    assert "can't diagnose" in message
+    assert len(message) <= TELEGRAM_MESSAGE_LIMIT
+
+
+def test_consult_message(catalog: RedFlagCatalog) -> None:
+    message = render_escalation(assess_screen(catalog, ["numbness", "weakness"]))
+    assert message.startswith(CONSULT_MARKER)
+    assert not message.startswith(EMERGENCY_MARKER)
+    assert "doctor" in message and "/report" in message and "can't diagnose" in message
+    assert "you mentioned numbness, tingling or pins and needles" in message
+
+
+def test_reasons_are_listed_once_and_escaped() -> None:
+    flag = RedFlag(id="x", tier=Tier.CONSULT, reason="you said <b>this</b>", source="s")
+    message = render_escalation(Assessment(findings=(Finding(flag, "a"), Finding(flag, "b"))))
+    assert message.count("you said &lt;b&gt;this&lt;/b&gt;") == 1
+
+
+def test_every_flag_at_once_still_fits_a_telegram_message(catalog: RedFlagCatalog) -> None:
+    everything = Assessment(tuple(Finding(flag, "e") for flag in catalog.flags.values()))
+    assert len(render_escalation(everything)) <= TELEGRAM_MESSAGE_LIMIT
+
+
+def test_rendering_nothing_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        render_escalation(Assessment())
+
+
+# ----------------------------------------------------------------------------- once a day
+
+
+def test_nothing_told_yet_tells_everything(catalog: RedFlagCatalog) -> None:
+    assessment = assess_screen(catalog, ["weakness", "numbness"])
+    assert new_reasons_to_tell(assessment, {}) == assessment
+
+
+def test_same_reason_is_not_repeated_the_same_day(catalog: RedFlagCatalog) -> None:
+    assessment = assess_screen(catalog, ["weakness", "numbness"])
+    left = new_reasons_to_tell(assessment, {"weakness": Tier.CONSULT})
+    assert flag_ids(left) == {"numbness_tingling"}
+    assert (
+        new_reasons_to_tell(assessment, dict.fromkeys(flag_ids(assessment), Tier.CONSULT)).tier
+        is None
+    )
+
+
+def test_a_rising_tier_repeats_earlier_reasons(catalog: RedFlagCatalog) -> None:
+    assessment = assess_screen(catalog, ["weakness", "breathing"])
+    told = {"weakness": Tier.CONSULT}
+    assert new_reasons_to_tell(assessment, told) == assessment
+
+
+def test_after_an_emergency_only_new_reasons_are_told(catalog: RedFlagCatalog) -> None:
+    told = {"trouble_breathing": Tier.EMERGENCY}
+    later = combine(
+        catalog, assess_screen(catalog, ["breathing"]), scan_text(catalog, "my hand is numb")
+    )
+    assert flag_ids(new_reasons_to_tell(later, told)) == {"numbness_tingling"}
+
+
+def test_combine_keeps_one_finding_per_flag(catalog: RedFlagCatalog) -> None:
+    merged = combine(
+        catalog,
+        assess_screen(catalog, ["numbness"]),
+        scan_text(catalog, "numbness in my toes"),
+        assess_history(catalog, twitching_days(14), TODAY),
+    )
+    assert sorted(flag_ids(merged)) == ["numbness_tingling", "twitching_long"]
