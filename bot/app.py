@@ -20,19 +20,22 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
+from bot.content_bundle import ContentBundle, load_bundle
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
-from bot.db.session import create_engine, create_session_factory
-from bot.domain.conversation import load_questions
+from bot.db.session import SessionFactory, create_engine, create_session_factory
 from bot.paths import CONTENT_DIR
 from bot.services.conversations import Clock, ConversationService, utc_now
-from bot.texts import load_texts, message_files
-from handlers import private
+from bot.services.records import RecordsService
+from bot.services.reminders import ReminderService
+from handlers import learn, private, records
+from handlers import reminders as reminder_handlers
 
 log = logging.getLogger(__name__)
 
 PRIVATE_COMMANDS = (
     ("checkin", "Today's check-in"),
     ("settings", "Timezone and reminder time"),
+    ("learn", "Read about what may be behind twitching"),
     ("privacy", "What is stored and why"),
     ("help", "What this bot does"),
     ("cancel", "Stop the current questions"),
@@ -53,29 +56,48 @@ def file_url_for(api_url: str) -> str:
     return f"{head}/file/bot{tail}" if separator else api_url
 
 
+def build_deps(
+    settings: Settings, sessions: SessionFactory, content: ContentBundle, clock: Clock
+) -> Deps:
+    """The services, each sharing the one session factory and clock."""
+    return Deps(
+        settings=settings,
+        content=content,
+        sessions=sessions,
+        clock=clock,
+        conversations=ConversationService(
+            sessions,
+            content,
+            default_timezone=settings.default_timezone,
+            clock=clock,
+        ),
+        # feature services: one line each
+        reminders=ReminderService(
+            sessions, default_timezone=settings.default_timezone, clock=clock
+        ),
+        records=RecordsService(sessions, default_timezone=settings.default_timezone, clock=clock),
+    )
+
+
+def start_background_jobs(application: BotApplication, deps: Deps) -> None:
+    """Repeating jobs (reminders, outbox) on PTB's job queue; each feature adds its own line."""
+    reminder_handlers.start_scheduler(application, deps.settings)
+    records.schedule_weekly_summaries(application, deps)
+
+
 def build_application(settings: Settings, *, token: str, clock: Clock = utc_now) -> BotApplication:
     """The bot, pointed at settings.telegram_api_url; resources open in post_init."""
 
     async def post_init(application: BotApplication) -> None:
         engine = create_engine(settings.database_url)
-        sessions = create_session_factory(engine)
-        questions = load_questions(CONTENT_DIR / "questions.yaml")
         application.bot_data[ENGINE_KEY] = engine
-        application.bot_data[DEPS_KEY] = Deps(
-            settings=settings,
-            texts=load_texts(message_files(CONTENT_DIR)),
-            questions=questions,
-            conversations=ConversationService(
-                sessions,
-                questions,
-                default_timezone=settings.default_timezone,
-                clock=clock,
-            ),
-        )
+        deps = build_deps(settings, create_session_factory(engine), load_bundle(CONTENT_DIR), clock)
+        application.bot_data[DEPS_KEY] = deps
         await application.bot.set_my_commands(
             [BotCommand(name, description) for name, description in PRIVATE_COMMANDS],
             scope=BotCommandScopeAllPrivateChats(),
         )
+        start_background_jobs(application, deps)
 
     async def post_shutdown(application: BotApplication) -> None:
         engine = application.bot_data.pop(ENGINE_KEY, None)
@@ -91,6 +113,7 @@ def build_application(settings: Settings, *, token: str, clock: Clock = utc_now)
         .context_types(ContextTypes(context=BotContext))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
+        .rate_limiter(reminder_handlers.delivery_rate_limiter())
         .build()
     )
     register_handlers(application)
@@ -117,7 +140,10 @@ def register_handlers(application: BotApplication) -> None:
     application.add_handler(
         CommandHandler(["start", "checkin"], private.group_message, filters=filters.ChatType.GROUPS)
     )
+    learn.register(application)
     application.add_error_handler(report_error)
+    records.register(application)
+    reminder_handlers.register(application)
 
 
 async def report_error(update: object, context: BotContext) -> None:

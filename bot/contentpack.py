@@ -242,6 +242,9 @@ class ContentPack(_Strict):
     def has_snippet(self, snippet_id: str) -> bool:
         return snippet_id in self._snippets_by_id
 
+    def has_topic(self, topic_id: str) -> bool:
+        return topic_id in self._topics_by_id
+
     def topic(self, topic_id: str) -> Topic:
         return self._topics_by_id[topic_id]
 

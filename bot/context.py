@@ -8,8 +8,12 @@ from typing import Any, cast
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Settings
+from bot.content_bundle import ContentBundle
+from bot.db.session import SessionFactory
 from bot.domain.conversation import QuestionBook
-from bot.services.conversations import ConversationService
+from bot.services.conversations import Clock, ConversationService
+from bot.services.records import RecordsService
+from bot.services.reminders import ReminderService
 from bot.texts import Texts
 
 DEPS_KEY = "deps"
@@ -20,9 +24,21 @@ class Deps:
     """Everything handlers need, built once in post_init and dropped in post_shutdown."""
 
     settings: Settings
-    texts: Texts
-    questions: QuestionBook
+    content: ContentBundle
+    sessions: SessionFactory
+    clock: Clock
     conversations: ConversationService
+    # feature services: one field each, built in bot.app.build_deps
+    reminders: ReminderService
+    records: RecordsService
+
+    @property
+    def texts(self) -> Texts:
+        return self.content.texts
+
+    @property
+    def questions(self) -> QuestionBook:
+        return self.content.questions
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -11,6 +11,7 @@ from telegram.error import BadRequest
 
 from bot.context import BotContext
 from bot.domain import conversation as conv
+from bot.domain.checkin import CheckinAnswers
 from bot.services import conversations as svc
 from handlers import render
 from handlers.render import esc
@@ -45,10 +46,20 @@ async def _show(update: Update, context: BotContext, result: svc.Result) -> None
             return
         case svc.Ask():
             await _send_question(update, context, result)
-        case svc.CheckinSaved(local_date=day, answers=answers, updated=updated):
+        case svc.Escalated(escalation=notice, then=then):
+            await _send(update, notice.text)
+            if then is not None:
+                await _show(update, context, then)
+        case svc.CheckinSaved(local_date=day, answers=answers, updated=updated, snippets=snippets):
             key = "checkin_updated" if updated else "checkin_saved"
             summary = render.checkin_summary(answers)
             await _send(update, esc(texts(key, day=render.day_label(day), summary=summary)))
+            for text in render.snippet_messages(snippets):
+                await _send(update, text)
+        case svc.Answered(snippets=snippets):
+            for text in render.snippet_messages(snippets):
+                await _send(update, text)
+            await _send(update, esc(texts("answer_more")))
         case svc.SettingsSaved():
             await _send_settings_saved(update, context, result)
         case svc.Welcome(timezone=timezone, reminder=reminder):
@@ -70,15 +81,25 @@ async def _send_question(update: Update, context: BotContext, ask: svc.Ask) -> N
         lines.append(esc(texts("fixed_offset_notice")))
     if ask.draft.kind is conv.Kind.ONBOARDING and ask.draft.step == "consent":
         lines.append(esc(texts("welcome")))
-    rendered = render.question(
-        texts,
-        deps.questions,
-        ask.draft,
-        default_timezone=deps.settings.default_timezone,
-        summary=ask.summary,
-    )
+    rendered = _render_question(context, ask.draft, summary=ask.summary)
     lines.append(rendered.text)
     await _send(update, "\n\n".join(lines), rendered)
+
+
+def _render_question(
+    context: BotContext, draft: conv.Draft, *, summary: CheckinAnswers | None = None
+) -> render.Rendered:
+    deps = context.deps
+    catalog = deps.content.catalog
+    options = [(option.id, option.label) for option in catalog.screen_options]
+    return render.question(
+        deps.texts,
+        deps.questions,
+        draft,
+        default_timezone=deps.settings.default_timezone,
+        screen_options=options,
+        summary=summary,
+    )
 
 
 async def _send_settings_saved(
@@ -172,18 +193,13 @@ async def button(update: Update, context: BotContext) -> None:
         case svc.Simple(key=key) if key in {"already_answered", "stale_button", "forged_button"}:
             await query.answer(deps.texts(key))
             return
-        case svc.Ask(invalid_reason="nothing_selected"):
-            await query.answer(deps.texts("nothing_selected"))
+        case svc.Ask(invalid_reason="nothing_selected" | "nothing_selected_screen" as reason):
+            await query.answer(deps.texts(reason))
             return
         case svc.Ask(edited_in_place=True, draft=draft):
             await query.answer()
             if message is not None:
-                rendered = render.question(
-                    deps.texts,
-                    deps.questions,
-                    draft,
-                    default_timezone=deps.settings.default_timezone,
-                )
+                rendered = _render_question(context, draft)
                 await _answer_quietly(message.edit_reply_markup(rendered.keyboard))
             return
     await query.answer()

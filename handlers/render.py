@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, time
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.contentpack import Snippet
 from bot.domain import conversation as conv
 from bot.domain.checkin import CheckinAnswers, Location, Severity
+from bot.domain.snippets import render_snippet
 from bot.texts import Texts
 
 SEVERITY_WORDS = {
@@ -83,6 +86,7 @@ def question(
     draft: conv.Draft,
     *,
     default_timezone: str,
+    screen_options: Sequence[tuple[str, str]] = (),
     summary: CheckinAnswers | None = None,
 ) -> Rendered:
     """The open question of a draft with its buttons (and Back where there is a way back)."""
@@ -96,7 +100,18 @@ def question(
     if step == "redo":
         text = esc(spec.text.format(summary=checkin_summary(summary) if summary else ""))
     rows: list[list[InlineKeyboardButton]]
-    if spec.kind == "multi":
+    if step == "screen":
+        chosen = set(draft.answers.get("screen", []))
+        *ticks, (none_id, none_label) = screen_options
+        toggles = [
+            button(
+                f"{'☑' if value in chosen else '☐'} {label}",
+                f"{'-' if value in chosen else '+'}{value}",
+            )
+            for value, label in ticks
+        ]
+        rows = [*_rows(toggles, 1), [button(none_label, none_id), button(texts("done"), conv.DONE)]]
+    elif spec.kind == "multi":
         chosen = set(draft.answers.get("locations", []))
         toggles = [
             button(
@@ -124,8 +139,8 @@ def question(
 
 def retry(texts: Texts, book: conv.QuestionBook, draft: conv.Draft, reason: str) -> str:
     """The friendly re-ask shown before repeating the question."""
-    if reason == "nothing_selected":
-        return esc(texts("nothing_selected"))
+    if reason in {"nothing_selected", "nothing_selected_screen"}:
+        return esc(texts(reason))
     if reason == "too_long":
         return esc(texts("too_long"))
     return esc(book[draft.step].retry)
@@ -166,3 +181,8 @@ def pressed_label(message: object, data: str | None) -> str | None:
             if key.callback_data == data:
                 return str(key.text)
     return None
+
+
+def snippet_messages(snippets: Sequence[Snippet]) -> list[str]:
+    """Each snippet as its own message, with its source."""
+    return [render_snippet(snippet) for snippet in snippets]

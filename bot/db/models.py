@@ -83,7 +83,7 @@ class Checkin(Base):
     caffeine_mg: Mapped[int] = mapped_column(Integer)
     caffeine_servings: Mapped[float | None] = mapped_column(Float)
     water_litres: Mapped[float] = mapped_column(Float)
-    screen: Mapped[list[str] | None] = mapped_column(JSON)
+    screen: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 

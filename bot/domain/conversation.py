@@ -87,6 +87,7 @@ REQUIRED_QUESTIONS = (
     "redo",
     "severity",
     "locations",
+    "screen",
     "sleep",
     "caffeine",
     "water",
@@ -149,17 +150,24 @@ def start_settings(token: str, only: Literal["timezone", "reminder"]) -> Draft:
     return Draft(kind=Kind.SETTINGS, step=only, token=token)
 
 
-def start_checkin(token: str, local_date: date, *, already_done: bool) -> Draft:
+def start_checkin(
+    token: str, local_date: date, *, already_done: bool, weekly_screen: bool = False
+) -> Draft:
     """A new check-in; when today's exists, first ask whether to update it."""
     step = "redo" if already_done else "severity"
-    return Draft(kind=Kind.CHECKIN, step=step, token=token, local_date=local_date)
+    extra = {"weekly_screen": weekly_screen}
+    return Draft(kind=Kind.CHECKIN, step=step, token=token, local_date=local_date, extra=extra)
 
 
-def checkin_steps(answers: Mapping[str, Any]) -> list[str]:
-    """Question order; where-it-twitches is skipped on a day without twitching."""
+def checkin_steps(answers: Mapping[str, Any], extra: Mapping[str, Any]) -> list[str]:
+    """Question order: where-it-twitches only on a day with twitching; the red-flag screen
+    whenever twitching is reported, and otherwise when the weekly screen is due."""
     steps = ["severity"]
-    if answers.get("severity", 1) != Severity.NONE:
+    twitching = answers.get("severity", 1) != Severity.NONE
+    if twitching:
         steps.append("locations")
+    if twitching or extra.get("weekly_screen"):
+        steps.append("screen")
     steps += ["sleep", "caffeine", "water"]
     return steps
 
@@ -170,8 +178,8 @@ def _steps_for(draft: Draft) -> list[str]:
     if draft.kind is Kind.SETTINGS:
         return [draft.step]
     if draft.step == "redo":
-        return ["redo", *checkin_steps(draft.answers)]
-    return checkin_steps(draft.answers)
+        return ["redo", *checkin_steps(draft.answers, draft.extra)]
+    return checkin_steps(draft.answers, draft.extra)
 
 
 def previous_step(draft: Draft) -> str | None:
@@ -264,10 +272,12 @@ Outcome = Moved | Stayed | Invalid | Completed | Declined | NotCurrent | Forged
 
 @dataclass(frozen=True)
 class Environment:
-    """What answering needs from outside: the clock and the default timezone."""
+    """What answering needs from outside: the clock, the default timezone, the screen options."""
 
     now: datetime
     default_timezone: str
+    screen_options: frozenset[str] = frozenset()
+    screen_none: str = "none"
 
 
 # --- answering --------------------------------------------------------------------------
@@ -296,7 +306,7 @@ def _move_on(draft: Draft, notice: str | None = None) -> Moved | Completed:
 
 def _answer(book: QuestionBook, draft: Draft, given: Typed | Pressed, env: Environment) -> Outcome:
     step = draft.step
-    offered = step in {"locations", "timezone"} or isinstance(given, Typed)
+    offered = step in {"locations", "timezone", "screen"} or isinstance(given, Typed)
     if not offered and given.value not in book.option_values(step):  # type: ignore[union-attr]
         return Forged(draft)
     if step in {"consent", "redo"}:
@@ -318,6 +328,8 @@ def _answer(book: QuestionBook, draft: Draft, given: Typed | Pressed, env: Envir
         return _move_on(answered)
     if step == "locations":
         return _answer_locations(draft, given)
+    if step == "screen":
+        return _answer_screen(draft, given, env)
     if step == "sleep":
         hours = float(given.value) if isinstance(given, Pressed) else parse_sleep_hours(given.text)
         return _move_on(draft.with_answer("sleep", _checked(hours, 0.0, MAX_SLEEP_HOURS)))
@@ -380,6 +392,34 @@ def _answer_locations(draft: Draft, given: Typed | Pressed) -> Outcome:
     return Stayed(draft.with_answer("locations", sorted(selected)))
 
 
+SCREEN_NONE_WORDS = frozenset(
+    {"none", "no", "nope", "nothing", "none of these", "none of them", "all good", "n"}
+)
+
+
+def _answer_screen(draft: Draft, given: Typed | Pressed, env: Environment) -> Outcome:
+    """Red-flag screen: several ticks then Done, or "None of these" in one tap."""
+    if isinstance(given, Typed):
+        if given.text.strip().casefold().rstrip(".!") in SCREEN_NONE_WORDS:
+            return _move_on(draft.with_answer("screen", []))
+        raise AnswerError("use_buttons")
+    selected = set(draft.answers.get("screen", []))
+    if given.value == env.screen_none:
+        return _move_on(draft.with_answer("screen", []))
+    if given.value == DONE:
+        if not selected:
+            return Invalid(draft, "nothing_selected_screen")
+        return _move_on(draft.with_answer("screen", sorted(selected)))
+    sign, name = given.value[:1], given.value[1:]
+    if sign not in {"+", "-"} or name not in env.screen_options or name == env.screen_none:
+        return Forged(draft)
+    if sign == "+":
+        selected.add(name)
+    else:
+        selected.discard(name)
+    return Stayed(draft.with_answer("screen", sorted(selected)))
+
+
 def _answer_timezone(draft: Draft, given: Typed | Pressed, env: Environment) -> Outcome:
     if isinstance(given, Pressed):
         choices: Sequence[str] = draft.extra.get("tz_choices", [])
@@ -440,7 +480,7 @@ class CallbackRef:
 def encode_callback(token: str, step: str, value: str) -> str:
     """Button data; always well under Telegram's 64-byte limit."""
     data = f"{token}|{step}|{value}"
-    if not CALLBACK_PATTERN.match(data):
+    if not CALLBACK_PATTERN.fullmatch(data):
         raise ValueError(f"cannot encode button data {data!r}")
     return data
 
@@ -449,7 +489,7 @@ def decode_callback(data: str | None) -> CallbackRef | None:
     """None for anything the bot did not make (forged or foreign data)."""
     if not data or len(data) > 64:
         return None
-    match = CALLBACK_PATTERN.match(data)
+    match = CALLBACK_PATTERN.fullmatch(data)
     if not match:
         return None
     return CallbackRef(token=match[1], step=match[2], value=match[3])

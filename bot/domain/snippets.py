@@ -175,3 +175,16 @@ def render_snippet(snippet: Snippet) -> str:
         )
     parts.append(source_line)
     return "\n\n".join(parts)
+
+
+# Today's three everyday factors; when all three stand out, each gets its snippet.
+EVERYDAY_FACTOR_RULES = frozenset({"low_water", "much_caffeine", "short_sleep"})
+
+
+def choose_for_checkin(pack: ContentPack, context: MatchContext) -> list[SnippetChoice]:
+    """One or two snippets after a check-in — three only when water, caffeine and sleep all
+    stand out, so that none of the three goes unexplained."""
+    choices = choose_snippets(pack, context, limit=3)
+    if {choice.rule_id for choice in choices} == EVERYDAY_FACTOR_RULES:
+        return choices
+    return choices[:2]

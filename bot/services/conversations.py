@@ -12,15 +12,27 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.content_bundle import ContentBundle
+from bot.contentpack import Snippet
 from bot.db.models import Checkin, ConversationState, ProcessedUpdate, User
 from bot.db.session import SessionFactory
 from bot.domain import conversation as conv
-from bot.domain.checkin import CheckinAnswers, Location, Severity
+from bot.domain.ask import looks_like_question, topics_mentioned
+from bot.domain.checkin import CheckinAnswers
 from bot.domain.timezones import zone_for
+from bot.domain.triage import assess_screen, scan_text, screen_due
+from bot.services.guidance import (
+    EscalationNotice,
+    answers_from_row,
+    escalate,
+    history_assessment,
+    recent_checkins,
+    snippets_after_checkin,
+)
 
 Clock = Callable[[], datetime]
 
@@ -52,6 +64,7 @@ class CheckinSaved:
     local_date: date
     answers: CheckinAnswers
     updated: bool
+    snippets: tuple[Snippet, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,23 @@ class Simple:
         "cancelled",
         "nothing_to_cancel",
         "no_conversation",
+        "no_answer",
     ]
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A plain question answered from the content pack."""
+
+    snippets: tuple[Snippet, ...]
+
+
+@dataclass(frozen=True)
+class Escalated:
+    """An escalation, shown before whatever else the use case produced (`then`)."""
+
+    escalation: EscalationNotice
+    then: Result | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +123,16 @@ class Duplicate:
     """This update was already processed; do nothing visible."""
 
 
-Result = Ask | CheckinSaved | SettingsSaved | Welcome | Simple | Duplicate
+Result = Ask | CheckinSaved | SettingsSaved | Welcome | Simple | Answered | Escalated | Duplicate
+
+
+def escalated(notice: EscalationNotice | None, then: Result | None) -> Result:
+    """Put an escalation (if any) in front of a result."""
+    if notice is None:
+        if then is None:
+            raise ValueError("nothing to show")
+        return then
+    return Escalated(notice, then)
 
 
 # --- persistence helpers ----------------------------------------------------------------
@@ -147,20 +185,6 @@ def new_token() -> str:
     return secrets.token_hex(3)
 
 
-def answers_from_row(row: Checkin) -> CheckinAnswers:
-    """A stored check-in as domain answers."""
-    from bot.domain.checkin import Caffeine
-
-    locations = frozenset(Location(value) for value in row.locations.split(",") if value)
-    return CheckinAnswers(
-        severity=Severity(row.severity),
-        locations=locations,
-        sleep_hours=row.sleep_hours,
-        caffeine=Caffeine(mg=row.caffeine_mg, servings=row.caffeine_servings),
-        water_litres=row.water_litres,
-    )
-
-
 # --- the service ------------------------------------------------------------------------
 
 
@@ -170,18 +194,25 @@ class ConversationService:
     def __init__(
         self,
         sessions: SessionFactory,
-        questions: conv.QuestionBook,
+        content: ContentBundle,
         *,
         default_timezone: str,
         clock: Clock = utc_now,
     ) -> None:
         self._sessions = sessions
-        self._questions = questions
+        self._content = content
+        self._questions = content.questions
         self._default_timezone = default_timezone
         self._clock = clock
 
     def _environment(self) -> conv.Environment:
-        return conv.Environment(now=self._clock(), default_timezone=self._default_timezone)
+        catalog = self._content.catalog
+        return conv.Environment(
+            now=self._clock(),
+            default_timezone=self._default_timezone,
+            screen_options=frozenset(option.id for option in catalog.screen_options),
+            screen_none=catalog.none_option_id,
+        )
 
     def local_today(self, timezone: str | None) -> date:
         """Today's date where the person lives."""
@@ -233,7 +264,17 @@ class ConversationService:
             if draft and draft.kind is conv.Kind.CHECKIN and draft.local_date == today:
                 return Ask(draft, resumed=True)
             existing = await self._checkin_row(session, user_id, today)
-            draft = conv.start_checkin(new_token(), today, already_done=existing is not None)
+            last_screen = await session.scalar(
+                select(func.max(Checkin.local_date)).where(
+                    Checkin.user_id == user_id, Checkin.screen.is_not(None)
+                )
+            )
+            weekly_screen = screen_due(
+                twitching_reported=False, last_screen_day=last_screen, today=today
+            )
+            draft = conv.start_checkin(
+                new_token(), today, already_done=existing is not None, weekly_screen=weekly_screen
+            )
             await _save_draft(session, user_id, draft)
             summary = answers_from_row(existing) if existing else None
             return Ask(draft, summary=summary)
@@ -250,14 +291,40 @@ class ConversationService:
             return Simple("cancelled")
 
     async def answer_text(self, user_id: int, update_id: int, text: str) -> Result:
-        """A typed message: the answer to the open question, if there is one."""
+        """A typed message: scanned for red flags, then the answer to the open question, or a
+        plain question answered from the content."""
         async with self._sessions.begin() as session:
             if not await claim_update(session, update_id):
                 return Duplicate()
+            user = await session.get(User, user_id)
+            consented = user is not None and user.consented_at is not None
+            today = self.local_today(user.timezone if user else None)
+            found = scan_text(self._content.catalog, text)
+            notice = await escalate(
+                session,
+                user_id=user_id,
+                assessment=found,
+                origin="text",
+                day=today,
+                store=consented,
+            )
             draft = await _load_draft(session, user_id)
-            if draft is None:
-                return Simple("no_conversation")
-            return await self._advance(session, user_id, draft, conv.Typed(text), pressed=False)
+            if draft is not None:
+                mentioned = topics_mentioned(text)
+                if draft.kind is conv.Kind.CHECKIN and mentioned:
+                    known = set(draft.extra.get("mentions", []))
+                    extra = {**draft.extra, "mentions": sorted(known | mentioned)}
+                    draft = replace(draft, extra=extra)
+                    await _save_draft(session, user_id, draft)
+                result = await self._advance(
+                    session, user_id, draft, conv.Typed(text), pressed=False
+                )
+                return escalated(notice, result)
+            if looks_like_question(text):
+                answer = self._content.index.ask(text)
+                reply: Result = Answered(answer.snippets) if answer else Simple("no_answer")
+                return escalated(notice, reply)
+            return escalated(notice, None) if notice else Simple("no_conversation")
 
     async def answer_press(self, user_id: int, update_id: int, data: str | None) -> Result:
         """A button press; stale and forged buttons change nothing."""
@@ -286,7 +353,10 @@ class ConversationService:
         match outcome:
             case conv.Moved(draft=moved, notice=notice):
                 await _save_draft(session, user_id, moved)
-                return Ask(moved, notice=notice)
+                escalation = None
+                if draft.step == "screen" and moved.step != "screen":
+                    escalation = await self._screen_escalation(session, user_id, moved)
+                return escalated(escalation, Ask(moved, notice=notice))
             case conv.Stayed(draft=stayed):
                 await _save_draft(session, user_id, stayed)
                 return Ask(stayed, edited_in_place=pressed)
@@ -308,6 +378,17 @@ class ConversationService:
                 return await self._store_settings(session, user_id, done, notice)
         raise AssertionError(f"unhandled outcome {outcome!r}")
 
+    async def _screen_escalation(
+        self, session: AsyncSession, user_id: int, draft: conv.Draft
+    ) -> EscalationNotice | None:
+        """Ticked red-flag screen options escalate at once, mid-check-in."""
+        selected = draft.answers.get("screen") or []
+        assessment = assess_screen(self._content.catalog, selected)
+        day = draft.local_date or self.local_today(None)
+        return await escalate(
+            session, user_id=user_id, assessment=assessment, origin="screen", day=day, store=True
+        )
+
     async def _checkin_row(self, session: AsyncSession, user_id: int, day: date) -> Checkin | None:
         statement = select(Checkin).where(Checkin.user_id == user_id, Checkin.local_date == day)
         return (await session.execute(statement)).scalar_one_or_none()
@@ -326,7 +407,28 @@ class ConversationService:
         row.caffeine_mg = answers.caffeine.mg
         row.caffeine_servings = answers.caffeine.servings
         row.water_litres = answers.water_litres
-        return CheckinSaved(local_date=day, answers=answers, updated=updated)
+        row.screen = done.answers.get("screen")
+        await session.flush()
+        history = await recent_checkins(session, user_id, day)
+        escalation = await escalate(
+            session,
+            user_id=user_id,
+            assessment=history_assessment(self._content.catalog, history, day),
+            origin="history",
+            day=day,
+            store=True,
+        )
+        snippets = await snippets_after_checkin(
+            session,
+            user_id=user_id,
+            pack=self._content.pack,
+            day=day,
+            today=answers,
+            history=history,
+            mentions=frozenset(done.extra.get("mentions", [])),
+        )
+        saved = CheckinSaved(local_date=day, answers=answers, updated=updated, snippets=snippets)
+        return escalated(escalation, saved)
 
     async def _store_settings(
         self, session: AsyncSession, user_id: int, done: conv.Draft, notice: str | None
@@ -347,8 +449,3 @@ class ConversationService:
             first_time=first_time,
             notice=notice,
         )
-
-
-def with_step(draft: conv.Draft, step: str) -> conv.Draft:
-    """A copy of the draft with another open question (used by renderers for previews)."""
-    return replace(draft, step=step)

@@ -37,6 +37,12 @@ async def onboard(sandbox: SandboxServer, user: int = USER) -> None:
     assert "All set" in last_text(sandbox, user)
 
 
+def saved_summary(sandbox: SandboxServer, prefix: str, user: int = USER) -> str:
+    """The newest message starting with prefix (snippets may follow the summary)."""
+    texts = [message.plain_text or "" for message in sandbox.messages(user)]
+    return next(text for text in reversed(texts) if text.startswith(prefix))
+
+
 def last_text(sandbox: SandboxServer, user: int = USER) -> str:
     return sandbox.last_message(user).plain_text or ""
 
@@ -59,14 +65,15 @@ async def test_full_checkin_stores_exactly_what_was_answered(
     labels = [text for row in sandbox.last_message(USER).buttons() for text, _ in row]
     assert "☑ Eyelid / face" in labels and "☑ Legs / calves / feet" in labels
     await sandbox.exchange_press(USER, "Done")
+    assert "safety check" in last_text(sandbox)
+    await sandbox.exchange_press(USER, "None of these")
     assert "sleep" in last_text(sandbox)
     await sandbox.exchange_text(USER, "6h30")
     assert "caffeine" in last_text(sandbox)
     await sandbox.exchange_text(USER, "2 coffees")
     assert "water" in last_text(sandbox)
     await sandbox.exchange_text(USER, "1.5 l")
-    summary = last_text(sandbox)
-    assert summary.startswith("Saved for")
+    summary = saved_summary(sandbox, "Saved for")
     assert "mild" in summary and "6.5 h" in summary and "190 mg" in summary and "1.5 l" in summary
 
     [checkin] = await rows(bot.settings.database_url, Checkin, user_id=USER)
@@ -82,6 +89,8 @@ async def test_full_checkin_stores_exactly_what_was_answered(
 async def test_no_twitching_skips_the_area_question(sandbox: SandboxServer, bot: BotRunner) -> None:
     await onboard(sandbox)
     await sandbox.exchange_text(USER, "/checkin")
+    await sandbox.exchange_text(USER, "none")
+    assert "safety check" in last_text(sandbox), "the first check-in includes the weekly screen"
     await sandbox.exchange_text(USER, "none")
     assert "sleep" in last_text(sandbox)
     await sandbox.exchange_press(USER, "8 h")
@@ -112,6 +121,7 @@ async def test_resumes_at_the_same_question_after_a_restart(
     await sandbox.exchange_text(USER, "/checkin")
     await sandbox.exchange_text(USER, "moderate")
     await sandbox.exchange_text(USER, "hands")
+    await sandbox.exchange_press(USER, "None of these")
     assert "sleep" in last_text(sandbox)
 
     await bot.restart()
@@ -131,6 +141,7 @@ async def test_resumes_at_the_same_question_after_a_restart(
 async def test_duplicate_update_is_processed_once(sandbox: SandboxServer, bot: BotRunner) -> None:
     await onboard(sandbox)
     await sandbox.exchange_text(USER, "/checkin")
+    await sandbox.exchange_text(USER, "none")
     await sandbox.exchange_text(USER, "none")
     mark = sandbox.calls[-1].seq
     update = sandbox.send_text(USER, "7")
@@ -155,7 +166,7 @@ async def test_double_tap_records_once(sandbox: SandboxServer, bot: BotRunner) -
     assert len(answers) == 2
     assert any("Already saved" in str(call.params.get("text")) for call in answers)
     sent = [call for call in calls if call.method == "sendMessage"]
-    assert len(sent) == 1 and "sleep" in sent[0].params["text"]
+    assert len(sent) == 1 and "safety check" in sent[0].params["text"]
 
 
 async def test_stale_and_forged_buttons_change_nothing(
@@ -194,6 +205,7 @@ async def test_bad_answers_get_a_friendly_reask(sandbox: SandboxServer, bot: Bot
     await onboard(sandbox)
     await sandbox.exchange_text(USER, "/checkin")
     await sandbox.exchange_text(USER, "no twitching")
+    await sandbox.exchange_text(USER, "nothing")
     for nonsense in ["abc", "25 hours", "-3", "🙂", "x" * 4000, "1e400", "\u202e\u202e"]:
         await sandbox.exchange_text(USER, nonsense)
         reply = last_text(sandbox)
@@ -218,12 +230,14 @@ async def test_back_button_edits_the_previous_answer(
     await sandbox.exchange_text(USER, "/checkin")
     await sandbox.exchange_press(USER, "Severe")
     await sandbox.exchange_text(USER, "everywhere")
+    assert "safety check" in last_text(sandbox)
     await sandbox.exchange_press(USER, "« Back")
     assert "Where" in last_text(sandbox)
     await sandbox.exchange_press(USER, "« Back")
     assert "twitching" in last_text(sandbox)
     await sandbox.exchange_press(USER, "None")
-    assert "sleep" in last_text(sandbox)
+    assert "safety check" in last_text(sandbox)
+    await sandbox.exchange_press(USER, "None of these")
     await sandbox.exchange_press(USER, "5 h")
     await sandbox.exchange_press(USER, "3 cups")
     await sandbox.exchange_press(USER, "1 l")
@@ -236,7 +250,7 @@ async def test_second_checkin_same_day_offers_an_update(
 ) -> None:
     await onboard(sandbox)
     await sandbox.exchange_text(USER, "/checkin")
-    for answer in ["none", "7", "1", "2 l"]:
+    for answer in ["none", "none", "7", "1", "2 l"]:
         await sandbox.exchange_text(USER, answer)
     await sandbox.exchange_text(USER, "/checkin")
     assert "already checked in today" in last_text(sandbox)
@@ -244,9 +258,9 @@ async def test_second_checkin_same_day_offers_an_update(
     assert "stays as it is" in last_text(sandbox)
     await sandbox.exchange_text(USER, "/checkin")
     await sandbox.exchange_press(USER, "Update today's")
-    for answer in ["mild", "eyelid", "5", "4 coffees", "1 l"]:
+    for answer in ["mild", "eyelid", "none", "5", "4 coffees", "1 l"]:
         await sandbox.exchange_text(USER, answer)
-    assert last_text(sandbox).startswith("Updated today's check-in")
+    assert saved_summary(sandbox, "Updated today's check-in")
     [checkin] = await rows(bot.settings.database_url, Checkin, user_id=USER)
     assert (checkin.severity, checkin.sleep_hours, checkin.caffeine_mg) == (1, 5.0, 380)
 
@@ -256,7 +270,7 @@ async def test_next_local_day_is_a_new_checkin(
 ) -> None:
     await onboard(sandbox)
     await sandbox.exchange_text(USER, "/checkin")
-    for answer in ["none", "7", "1", "2 l"]:
+    for answer in ["none", "none", "7", "1", "2 l"]:
         await sandbox.exchange_text(USER, answer)
     clock.advance(hours=15)  # 00:00 in Berlin on the 23rd
     await sandbox.exchange_text(USER, "/checkin")
@@ -299,7 +313,7 @@ async def test_many_people_at_once_keep_their_answers_apart(
     for person in people:
         await sandbox.exchange_text(person, "/checkin")
     for index, person in enumerate(people):
-        for answer in ["none", str(4 + index), "0", "1 l"]:
+        for answer in ["none", "none", str(4 + index), "0", "1 l"]:
             await sandbox.exchange_text(person, answer)
     engine = create_engine(bot.settings.database_url)
     try:
