@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +62,16 @@ def test_question_set_is_large_enough(pack: ContentPack) -> None:
     assert topic_ids - {case["topic"] for case in cases} == {"everyday"}
 
 
-def test_ranking_accuracy(index: QuestionIndex) -> None:
+def test_ranking_accuracy(index: QuestionIndex, measurement: Callable[[str], None]) -> None:
     results = {}
     for name in ("tuned", "held_out"):
         results[name] = _accuracy(index, CASES[name])
     everything = _accuracy(index, CASES["tuned"] + CASES["held_out"])
     for name, (top1, top3, misses) in [*results.items(), ("all", everything)]:
         count = len(CASES[name]) if name != "all" else len(CASES["tuned"]) + len(CASES["held_out"])
-        print(f"\nask accuracy [{name}, {count} questions]: top-1 {top1:.1%}, top-3 {top3:.1%}")
+        line = f"ask accuracy [{name}, {count} questions]: top-1 {top1:.1%}, top-3 {top3:.1%}"
+        print(f"\n{line}")
+        measurement(line)
         for miss in misses:
             print(f"  top-1 miss: {miss}")
     top1, top3, _ = everything

@@ -120,12 +120,17 @@ def test_labelled_set_is_large_and_varied() -> None:
     assert len({case.text for case in cases}) == len(cases), "duplicate messages"
 
 
-def test_recall_and_false_positives_meet_targets(outcomes: list[Outcome]) -> None:
+def test_recall_and_false_positives_meet_targets(
+    outcomes: list[Outcome], measurement: Callable[[str], None]
+) -> None:
     whole = Scores.of(outcomes)
     print()
     print(whole.line("whole set"))
+    measurement(f"red flags: {whole.line('whole set')}")
     for split in sorted({o.case.split for o in outcomes}):
-        print(Scores.of([o for o in outcomes if o.case.split == split]).line(split))
+        line = Scores.of([o for o in outcomes if o.case.split == split]).line(split)
+        print(line)
+        measurement(f"red flags: {line}")
     misses = [o for o in outcomes if o.got is not LABELS[o.case.label]]
     for miss in misses:
         got = "benign" if miss.got is None else miss.got.name.lower()
