@@ -206,8 +206,15 @@ def catalog_from_data(data: Any) -> RedFlagCatalog:
         flag.id: RedFlag(id=flag.id, tier=flag.tier, reason=flag.reason, source=flag.source)
         for flag in model.flags
     }
+    # An emergency sign that has already passed still counts (NHS: call 999 even when
+    # stroke symptoms go away), so "it's gone now" cancels only consult-tier mentions.
     text_rules = compile_text_rules(
-        {flag.id: flag for flag in model.flags},
+        {
+            flag.id: flag.model_copy(update={"counts_when_resolved": True})
+            if flag.tier is Tier.EMERGENCY
+            else flag
+            for flag in model.flags
+        },
         model.terms,
         model.context,
         model.durations,
@@ -225,10 +232,26 @@ def catalog_from_data(data: Any) -> RedFlagCatalog:
     )
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML loading that refuses a key given twice in one mapping: plain PyYAML keeps
+    the last one silently, so a second ``heart_rhythm:`` term would hide the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_catalog(path: Path) -> RedFlagCatalog:
     """Read and validate ``content/redflags.yaml`` (or an uploaded replacement)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from exc
     try:

@@ -10,6 +10,7 @@ offline and deterministically, and every finding carries the words that caused i
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import unicodedata
@@ -28,6 +29,8 @@ MAX_EVIDENCE_CHARS = 80
 # Unknown words shorter than this are never "corrected": too many real words are one edit apart.
 MIN_CORRECTABLE_LENGTH = 4
 LONG_WORD_LENGTH = 8
+# Terms may refer to other terms this many levels deep; deeper means a cycle or a mistake.
+MAX_TERM_NESTING = 4
 
 _TERM_REFERENCE = re.compile(r"<<([a-z_]+)>>")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -49,6 +52,9 @@ class FlagTextSpec(BaseModel):
     context: str | None = None
     duration_over_days: int | None = Field(default=None, ge=1)
     several_body_areas: int | None = Field(default=None, ge=2)
+    # Still a finding when the person says it has passed ("face drooped, it's gone now"):
+    # emergency signs that come and go still need help now.
+    counts_when_resolved: bool = False
 
 
 class ContextSpec(BaseModel):
@@ -61,6 +67,8 @@ class ContextSpec(BaseModel):
     negation_before_words: int = Field(ge=1, le=20)
     negation_after: list[str]
     negation_after_chars: int = Field(ge=1, le=200)
+    resolved_after: list[str] = Field(default_factory=list)
+    resolved_after_chars: int = Field(default=60, ge=1, le=200)
     pseudo_negation: list[str]
     hypothetical_before: list[str]
     hypothetical_after: list[str]
@@ -106,6 +114,7 @@ class FlagTextRule:
     excludes: tuple[re.Pattern[str], ...]
     with_any: tuple[re.Pattern[str], ...]
     needs_twitching_context: bool
+    counts_when_resolved: bool
     duration_over_days: int | None
     several_body_areas: int | None
 
@@ -119,6 +128,8 @@ class ContextCues:
     negation_before_words: int
     negation_after: tuple[re.Pattern[str], ...]
     negation_after_chars: int
+    resolved_after: tuple[re.Pattern[str], ...]
+    resolved_after_chars: int
     pseudo_negation: tuple[re.Pattern[str], ...]
     hypothetical_before: tuple[re.Pattern[str], ...]
     hypothetical_after: tuple[re.Pattern[str], ...]
@@ -162,6 +173,7 @@ class TextRules:
     cues: ContextCues
     durations: DurationGrammar
     speller: Speller
+    cues_ignoring_resolution: ContextCues
 
 
 @dataclass(frozen=True)
@@ -182,13 +194,21 @@ class _Sentence:
 
 
 def _expand(pattern: str, terms: Mapping[str, Sequence[str]], where: str) -> str:
+    """Replace <<name>> by its alternatives; terms may use other terms (small vocabularies
+    such as "intensifier" or "sudden onset" are shared), but never themselves."""
+
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in terms:
             raise ValueError(f"{where}: unknown term <<{name}>> in pattern {pattern!r}")
         return "(?:" + "|".join(terms[name]) + ")"
 
-    return _TERM_REFERENCE.sub(replace, pattern)
+    expanded = pattern
+    for _ in range(MAX_TERM_NESTING + 1):
+        if not _TERM_REFERENCE.search(expanded):
+            return expanded
+        expanded = _TERM_REFERENCE.sub(replace, expanded)
+    raise ValueError(f"{where}: terms nested too deeply (or in a cycle) in pattern {pattern!r}")
 
 
 def _compile(pattern: str, terms: Mapping[str, Sequence[str]], where: str) -> re.Pattern[str]:
@@ -200,9 +220,10 @@ def _compile(pattern: str, terms: Mapping[str, Sequence[str]], where: str) -> re
 
 
 def _word_bounded(pattern: str, terms: Mapping[str, Sequence[str]], where: str) -> str:
-    """Wrap a trigger so it matches whole words only ("numb" never inside "number")."""
+    """Wrap a trigger so it matches whole words only ("numb" never inside "number"). A match
+    that ends on a space or other non-letter ("numb to the ") needs no end boundary."""
     expanded = _expand(pattern, terms, where)
-    return rf"(?<![a-z'])(?:{expanded})(?![a-z])"
+    return rf"(?<![a-z'])(?:{expanded})(?:(?<![a-z])|(?![a-z]))"
 
 
 def _compile_all(
@@ -239,6 +260,7 @@ def compile_text_rules(
                 excludes=_compile_all(spec.excludes, terms, where, whole_words=True),
                 with_any=_compile_all(spec.with_any, terms, where, whole_words=True),
                 needs_twitching_context=spec.context == "twitching",
+                counts_when_resolved=spec.counts_when_resolved,
                 duration_over_days=spec.duration_over_days,
                 several_body_areas=spec.several_body_areas,
             )
@@ -257,6 +279,8 @@ def compile_text_rules(
         negation_before_words=context.negation_before_words,
         negation_after=many(context.negation_after),
         negation_after_chars=context.negation_after_chars,
+        resolved_after=many(context.resolved_after),
+        resolved_after_chars=context.resolved_after_chars,
         pseudo_negation=_compile_all(context.pseudo_negation, terms, where, whole_words=True),
         hypothetical_before=many(context.hypothetical_before),
         hypothetical_after=many(context.hypothetical_after),
@@ -279,6 +303,7 @@ def compile_text_rules(
     return TextRules(
         flag_rules=tuple(flag_rules),
         cues=cues,
+        cues_ignoring_resolution=dataclasses.replace(cues, resolved_after=()),
         durations=_compile_durations(durations),
         speller=Speller(
             vocabulary=tuple(sorted({word.casefold() for word in spelling.vocabulary})),
@@ -411,6 +436,23 @@ def _is_negated(sentence: _Sentence, start: int, end: int, cues: ContextCues) ->
         cue_start, cue_end = after_cue.span(group)
         if not _inside_pseudo_negation(text, end + cue_start, end + cue_end, cues):
             return True
+    return _is_resolved(sentence, end, cues)
+
+
+def _is_resolved(sentence: _Sentence, end: int, cues: ContextCues) -> bool:
+    """A following clause says it is over ("pins and needles, but it's gone now"); unlike
+    negation this reaches past one clause break, never past the sentence."""
+    text = sentence.text
+    following = text[end : end + cues.resolved_after_chars]
+    for pattern in cues.resolved_after:
+        found = pattern.search(following)
+        if found is None:
+            continue
+        # As for negation, "(?P<cue>...)" marks the deciding word ("hasn't stopped" is no cue).
+        group = "cue" if "cue" in pattern.groupindex else 0
+        cue_start, cue_end = found.span(group)
+        if not _inside_pseudo_negation(text, end + cue_start, end + cue_end, cues):
+            return True
     return False
 
 
@@ -538,7 +580,7 @@ def _several_areas(sentence: _Sentence, minimum: int, cues: ContextCues) -> str 
 
 
 def _mention_in_sentence(rule: FlagTextRule, sentence: _Sentence, rules: TextRules) -> str | None:
-    cues = rules.cues
+    cues = rules.cues_ignoring_resolution if rule.counts_when_resolved else rules.cues
     if rule.needs_twitching_context and not _about_twitching(sentence, cues, allow_pronoun=True):
         return None
     evidence = _first_affirmed(sentence, rule.patterns, rule.excludes, cues)
@@ -547,7 +589,7 @@ def _mention_in_sentence(rule: FlagTextRule, sentence: _Sentence, rules: TextRul
     if (
         evidence is None
         and rule.several_body_areas is not None
-        and _about_twitching(sentence, cues, allow_pronoun=False)
+        and _about_twitching(sentence, cues, allow_pronoun=True)
     ):
         evidence = _several_areas(sentence, rule.several_body_areas, cues)
     return evidence
@@ -559,6 +601,7 @@ def find_mentions(rules: TextRules, text: str) -> list[Mention]:
     sentences = list(_split_sentences(normalised, rules.cues))
     mentions = []
     for rule in rules.flag_rules:
+        cues = rules.cues_ignoring_resolution if rule.counts_when_resolved else rules.cues
         evidence = next(
             (
                 found
@@ -570,7 +613,7 @@ def find_mentions(rules: TextRules, text: str) -> list[Mention]:
         if evidence is None:
             continue
         if rule.with_any and not any(
-            _first_affirmed(sentence, rule.with_any, (), rules.cues, negation_only=True)
+            _first_affirmed(sentence, rule.with_any, (), cues, negation_only=True)
             for sentence in sentences
         ):
             continue

@@ -120,6 +120,13 @@ def _broken(raw: dict[str, Any], change: Any) -> dict[str, Any]:
         (lambda d: d["flags"][0].update(tier="urgent"), "tier"),
         (lambda d: d["flags"][0]["patterns"].append("(unclosed"), "invalid pattern"),
         (lambda d: d["flags"][0]["patterns"].append("<<missing>>"), "unknown term"),
+        (
+            lambda d: (
+                d["terms"].update(loop=["a<<loop>>"]),
+                d["flags"][0]["patterns"].append("<<loop>>"),
+            ),
+            "nested too deeply",
+        ),
         (lambda d: d["screen"].update(none_option="nothing"), "none option"),
         (lambda d: d.pop("context"), "context"),
         (
@@ -134,6 +141,14 @@ def test_bad_content_is_refused_with_a_clear_value_error(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         catalog_from_data(_broken(raw, change))
+
+
+def test_load_catalog_refuses_a_key_given_twice(tmp_path: Path) -> None:
+    path = tmp_path / "redflags.yaml"
+    text = REDFLAGS.read_text(encoding="utf-8").replace("terms:\n", "terms:\n  twitch: [x]\n", 1)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="duplicate key 'twitch'"):
+        load_catalog(path)
 
 
 def test_load_catalog_names_the_file_on_bad_yaml(tmp_path: Path) -> None:
@@ -280,6 +295,106 @@ def test_benign_messages_raise_nothing(catalog: RedFlagCatalog, text: str) -> No
 )
 def test_twitching_duration(catalog: RedFlagCatalog, text: str, flagged: bool) -> None:
     assert ("twitching_long" in flag_ids(scan_text(catalog, text))) is flagged
+
+
+# One phrasing per generalisation made after the blind red-team rounds: each is a shape the
+# rules must read (a synonym group, a body part with a problem, an onset word), not a phrase
+# copied from the labelled set.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my chest is really tight", "chest_pain"),  # body part, link verb, intensifier, state
+        ("sharp twinge right in the centre of my chest", "chest_pain"),  # problem ... part
+        ("feels like a band squeezing round my chest", "chest_pain"),
+        ("there's a crushing pain", "chest_pain"),
+        ("my throat is tightening up", "trouble_breathing"),
+        ("i can hardly take a breath in", "trouble_breathing"),
+        ("heart rate is 160 just sitting here and i feel woozy", "heartbeat_with_symptoms"),
+        ("my ticker is going mad and i nearly blacked out", "heartbeat_with_symptoms"),
+        ("she found me out cold on the landing", "fainting"),
+        ("my partner says i stopped responding for a while", "fainting"),
+        ("my legs were jerking violently in the night", "seizure"),
+        ("i don't recognise my own house", "new_confusion"),
+        ("out of the blue my left leg gave way and i can't move it", "one_sided_weakness"),
+        ("right side of my mouth won't move", "one_sided_weakness"),
+        ("my speech went funny for a few minutes then came back", "sudden_speech_swallowing"),
+        ("toes curling under and i can't straighten them, agony", "locked_painful_spasms"),
+    ],
+)
+def test_generalised_emergency_shapes(catalog: RedFlagCatalog, text: str, expected: str) -> None:
+    assessment = scan_text(catalog, text)
+    assert assessment.tier is Tier.EMERGENCY
+    assert expected in flag_ids(assessment)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("it's moved from my shoulder to my foot", "twitching_spreading"),
+        ("twitches started in my hand, now they're in my legs", "twitching_spreading"),
+        ("twitching since early november", "twitching_long"),
+        ("my grip isn't what it used to be", "weakness"),
+        ("i keep stubbing my toes, my foot kind of drags", "weakness"),
+        ("my legs buckled twice going downstairs", "weakness"),
+        ("it's a real struggle getting up the stairs", "weakness"),
+        ("i can barely lift the laundry basket", "weakness"),
+        ("my hands feel fizzy all day", "numbness_tingling"),
+        ("chewing food has got harder", "speech_swallowing_harder"),
+        ("my heart does a weird flutter thing sometimes", "heartbeat_alone"),
+        (
+            "the gp doubled my dose of sertraline and now the twitching is constant",
+            "medicine_suspected",
+        ),
+        ("twitching is building up week by week", "twitching_worsening"),
+    ],
+)
+def test_generalised_consult_shapes(catalog: RedFlagCatalog, text: str, expected: str) -> None:
+    assert expected in flag_ids(scan_text(catalog, text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my left arm has been twitching, i've been weak at chess all my life",
+        "numbness in my fingers last year, but it's gone now",
+        "sat on my leg and it went numb, back to normal after a minute",
+        "heart rate hit 170 on the treadmill, felt great",
+        "i'm afraid i'll faint at the neurology appointment",
+        "a documentary about stroke patients made me cry",
+        "my phone keeps dropping calls",
+        "i lost my balance when the train braked",
+        "my pecs are sore from the bench press",
+        "drowning in emails today, twitches same as usual",
+    ],
+)
+def test_generalised_benign_shapes(catalog: RedFlagCatalog, text: str) -> None:
+    assert scan_text(catalog, text).findings == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "resolved_counts"),
+    [
+        ("my face drooped for 10 minutes but it's gone now", True),  # passed stroke signs
+        ("my speech was slurred for a few minutes, fine now", True),
+        ("had chest pain earlier but it went away", True),
+        ("pins and needles in my hand, but it's gone now", False),  # consult: over means over
+        ("tingling in my feet went away", False),
+    ],
+)
+def test_only_emergency_signs_still_count_once_passed(
+    catalog: RedFlagCatalog, text: str, resolved_counts: bool
+) -> None:
+    assert (scan_text(catalog, text).tier is Tier.EMERGENCY) is resolved_counts
+    if not resolved_counts:
+        assert scan_text(catalog, text).findings == ()
+    assert "tingling" not in text or "numbness_tingling" in flag_ids(
+        scan_text(catalog, text.replace("went away", "hasn't gone away"))
+    )
+
+
+def test_weakness_for_a_time_is_not_the_idiom(catalog: RedFlagCatalog) -> None:
+    assert "weakness" in flag_ids(scan_text(catalog, "my arm has been weak for weeks"))
+    assert scan_text(catalog, "I have a weakness for chocolate").findings == ()
 
 
 def test_finding_keeps_the_matched_words_as_evidence(catalog: RedFlagCatalog) -> None:

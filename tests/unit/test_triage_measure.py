@@ -5,7 +5,9 @@ cases caught (at either tier), at most 5% of benign messages flagged. Numbers ar
 for the whole set and for each split (run pytest with -s to see them):
 holdout = written before any rule existed, never tuned on; dev = used while tuning;
 adversarial, adversarial2 = written after the rules (round 1, then after round 1's fixes) to
-break them, each measured once before changing anything, then tuned on.
+break them, each measured once before changing anything, then tuned on; adversarial3 = written
+blind (before reading the rules or the other cases), adversarial4 = written blind after
+round 3's fixes, each measured once and then tuned on (first-run scores are in the report).
 """
 
 from __future__ import annotations
@@ -138,6 +140,14 @@ def test_recall_and_false_positives_meet_targets(
     assert whole.emergency_recall == 1.0
     assert whole.consult_recall >= MIN_CONSULT_RECALL
     assert whole.benign_false_positive_rate <= MAX_BENIGN_FALSE_POSITIVE_RATE
+
+
+def test_every_split_meets_targets(outcomes: list[Outcome]) -> None:
+    for split in sorted({o.case.split for o in outcomes}):
+        scores = Scores.of([o for o in outcomes if o.case.split == split])
+        assert scores.emergency_recall == 1.0, split
+        assert scores.consult_recall >= MIN_CONSULT_RECALL, split
+        assert scores.benign_false_positive_rate <= MAX_BENIGN_FALSE_POSITIVE_RATE, split
 
 
 def test_held_out_part_meets_targets(outcomes: list[Outcome]) -> None:
