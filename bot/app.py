@@ -25,6 +25,7 @@ from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.db.session import SessionFactory, create_engine, create_session_factory
 from bot.paths import CONTENT_DIR
 from bot.services.conversations import Clock, ConversationService, utc_now
+from bot.services.maintenance import forget_old_updates
 from bot.services.records import RecordsService
 from bot.services.reminders import ReminderService
 from handlers import learn, private, records
@@ -41,6 +42,7 @@ PRIVATE_COMMANDS = (
     ("cancel", "Stop the current questions"),
 )
 ENGINE_KEY = "engine"
+MAINTENANCE_INTERVAL_SECONDS = 3600
 
 
 def configure_logging(level: str) -> None:
@@ -81,6 +83,15 @@ def build_deps(
 
 def start_background_jobs(application: BotApplication, deps: Deps) -> None:
     """Repeating jobs (reminders, outbox) on PTB's job queue; each feature adds its own line."""
+    jobs = application.job_queue
+    if jobs is None:
+        raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
+
+    async def forget_updates(_context: BotContext) -> None:
+        removed = await forget_old_updates(deps.sessions, now=deps.clock())
+        log.debug("forgot %d processed update ids", removed)
+
+    jobs.run_repeating(forget_updates, interval=MAINTENANCE_INTERVAL_SECONDS, first=60)
     reminder_handlers.start_scheduler(application, deps.settings)
     records.schedule_weekly_summaries(application, deps)
 

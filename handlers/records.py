@@ -514,6 +514,8 @@ async def deliver_weekly_summaries(bot: Bot, deps: Deps) -> int:
                 sent += 1
             except TelegramError as error:
                 log.warning("weekly summary not delivered: %s", type(error).__name__)
+            except Exception:  # one broken summary must not stop the rest of the batch
+                log.exception("weekly summary could not be prepared")
         if len(batch) < svc.SUMMARY_BATCH_SIZE:
             return sent
 

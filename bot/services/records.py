@@ -43,6 +43,9 @@ MAX_REPORT_WEEKS = 26
 # day's check-in is usually in).
 SUMMARY_LOCAL_HOUR = 18
 SUMMARY_BATCH_SIZE = 50
+# Summaries are weekly: someone who got one within the last two days (say, before switching to
+# another weekday) is not even looked at, which keeps each tick's scan to people still due.
+SUMMARY_MIN_GAP_DAYS = 2
 SUMMARY_WEEK_DAYS = 7
 USERS_TABLE = "users"
 # Escalation tiers as stored (1 = consult a professional, 2 = emergency care) → report labels.
@@ -518,7 +521,8 @@ class RecordsService:
         A send that fails afterwards is not retried: a missed summary is better than two.
         """
         now = self._clock()
-        utc_weekday = now.astimezone(UTC).weekday()
+        utc_today = now.astimezone(UTC).date()
+        utc_weekday = utc_today.weekday()
         # Local weekday is within one day of the UTC weekday everywhere on Earth.
         nearby_weekdays = sorted({(utc_weekday + shift) % 7 for shift in (-1, 0, 1)})
         claimed: list[DueSummary] = []
@@ -528,6 +532,10 @@ class RecordsService:
                 User.consented_at.is_not(None),
                 User.timezone.is_not(None),
                 User.active.is_(True),
+                or_(
+                    User.last_summary_date.is_(None),
+                    User.last_summary_date <= utc_today - timedelta(days=SUMMARY_MIN_GAP_DAYS),
+                ),
             )
             if session.get_bind().dialect.name == "postgresql":
                 candidates = candidates.with_for_update(skip_locked=True, of=User)
