@@ -19,6 +19,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
 from bot.content_bundle import ContentBundle, load_bundle
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
@@ -46,10 +47,16 @@ MAINTENANCE_INTERVAL_SECONDS = 3600
 
 
 def configure_logging(level: str) -> None:
-    """Plain logs; httpx stays at WARNING because it logs request URLs, which hold the token."""
+    """Plain logs without secrets: httpx logs request URLs (with the token) at INFO, so it
+    stays at WARNING."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # At DEBUG, python-telegram-bot logs the API URL (with the token) and whole updates
+    # (with message text): never below INFO.
+    numeric = logging.getLevelName(level)
+    telegram_level = max(logging.INFO, numeric if isinstance(numeric, int) else logging.INFO)
+    logging.getLogger("telegram").setLevel(telegram_level)
 
 
 def file_url_for(api_url: str) -> str:
@@ -122,6 +129,7 @@ def build_application(settings: Settings, *, token: str, clock: Clock = utc_now)
         .base_url(settings.telegram_api_url)
         .base_file_url(file_url_for(settings.telegram_api_url))
         .context_types(ContextTypes(context=BotContext))
+        .concurrent_updates(PerChatUpdateProcessor())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .rate_limiter(reminder_handlers.delivery_rate_limiter())

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+import yaml
 from pydantic import ValidationError
 
 from bot.contentpack import PackProblem, check_pack, format_problems, load_pack
@@ -30,7 +31,7 @@ def _problems_of(file: Path, load: Callable[[Path], object]) -> list[PackProblem
             )
             for item in error.errors()
         ]
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError) as error:
         return [PackProblem(file=file.name, location="", message=str(error))]
     return []
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot.yaml_strict import load_strict_yaml
 
 ESCALATION_MARKERS = ("🚨", "⚠️", "⚠")
 
@@ -31,7 +31,7 @@ def load_texts(paths: Iterable[Path]) -> Texts:
     """Read the message files; refuses duplicate keys and text that starts like an escalation."""
     templates: dict[str, str] = {}
     for path in paths:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_strict_yaml(path.read_text(encoding="utf-8"), source=str(path))
         found = raw.get("messages") if isinstance(raw, dict) else None
         if not isinstance(found, dict) or not all(
             isinstance(key, str) and isinstance(value, str) for key, value in found.items()

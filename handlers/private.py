@@ -26,11 +26,13 @@ def _ids(update: Update) -> tuple[int, int]:
     return user.id, update.update_id
 
 
-async def _send(update: Update, text: str, rendered: render.Rendered | None = None) -> None:
+async def _send(
+    update: Update, text: str, rendered: render.Rendered | None = None
+) -> Message | None:
     chat = update.effective_chat
     if chat is None:
-        return
-    await chat.send_message(
+        return None
+    return await chat.send_message(
         text,
         parse_mode=ParseMode.HTML,
         reply_markup=rendered.keyboard if rendered else None,

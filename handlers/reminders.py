@@ -215,13 +215,17 @@ async def run_scheduler_tick(context: BotContext) -> None:
 
 
 def delivery_rate_limiter() -> BaseRateLimiter[None]:
-    """PTB's AIORateLimiter for the whole bot: ~30 messages/s overall, 20/min per group, and
-    a 429 waits for its retry_after (up to 3 times) instead of failing.
+    """PTB's AIORateLimiter for the whole bot: 20/min per group, and a 429 waits for its
+    retry_after (up to 3 times) instead of failing.
+
+    The ~30 messages/s overall pace is applied where bulk sending happens (the reminder tick,
+    see ReminderService's bulk limiter), not to replies: a person answering a question should
+    never wait behind a reminder batch, and replies are paced by people typing anyway.
 
     Typed as taking no per-call arguments because the bot never passes any; that keeps the
     application's ``ExtBot[None]`` type that every handler is written against.
     """
-    return cast("BaseRateLimiter[None]", AIORateLimiter(max_retries=3))
+    return cast("BaseRateLimiter[None]", AIORateLimiter(overall_max_rate=0, max_retries=3))
 
 
 def start_scheduler(application: BotApplication, settings: Settings) -> None:

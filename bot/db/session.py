@@ -49,12 +49,19 @@ def create_engine(url: str) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        # Every use case ends in commit or rollback, so the pool's extra reset round trip
+        # through aiosqlite's worker thread would only cost time.
+        engine = create_async_engine(url, pool_reset_on_return=None)
         event.listen(engine.sync_engine, "connect", _enable_sqlite_wal)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
-    """Sessions that keep loaded objects usable after commit."""
+    """Sessions that keep loaded objects usable after commit; on SQLite, write transactions
+    take turns in-process (see bot.concurrency) instead of waiting on the file lock."""
+    if engine.dialect.name == "sqlite":
+        from bot.concurrency import SerializedWrites
+
+        return SerializedWrites(engine, expire_on_commit=False)
     return async_sessionmaker(engine, expire_on_commit=False)

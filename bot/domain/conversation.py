@@ -15,7 +15,6 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.checkin import (
@@ -39,6 +38,7 @@ from bot.domain.parsing import (
     parse_yes_no,
 )
 from bot.domain.timezones import resolve_timezone
+from bot.yaml_strict import load_strict_yaml
 
 BACK = "<"
 DONE = "!"
@@ -110,7 +110,7 @@ class QuestionBook:
 
 def load_questions(path: Path) -> QuestionBook:
     """Read and validate content/questions.yaml; ValueError names what is wrong."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = load_strict_yaml(path.read_text(encoding="utf-8"), source=str(path))
     parsed = QuestionFile.model_validate(raw)
     by_id = {question.id: question for question in parsed.questions}
     if len(by_id) != len(parsed.questions):

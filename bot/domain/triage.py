@@ -19,7 +19,6 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.domain.checkin import Location, Severity
@@ -32,6 +31,7 @@ from bot.domain.triage_text import (
     compile_text_rules,
     find_mentions,
 )
+from bot.yaml_strict import load_strict_yaml
 
 TELEGRAM_MESSAGE_LIMIT = 4096
 EMERGENCY_MARKER = "🚨"
@@ -232,28 +232,9 @@ def catalog_from_data(data: Any) -> RedFlagCatalog:
     )
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """Safe YAML loading that refuses a key given twice in one mapping: plain PyYAML keeps
-    the last one silently, so a second ``heart_rhythm:`` term would hide the first."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def load_catalog(path: Path) -> RedFlagCatalog:
     """Read and validate ``content/redflags.yaml`` (or an uploaded replacement)."""
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    data = load_strict_yaml(path.read_text(encoding="utf-8"), source=str(path))
     try:
         return catalog_from_data(data)
     except ValueError as exc:

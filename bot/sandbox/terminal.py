@@ -68,15 +68,16 @@ def render_changes(messages: list[SentMessage], shown_seq: int) -> list[str]:
 def current_choices(
     server: SandboxServer, user_id: int, used_one_time: frozenset[int] = frozenset()
 ) -> list[_Choice]:
-    """Buttons of the newest message that has inline buttons, else the open reply keyboard.
+    """Inline buttons of the newest message, else the open reply keyboard.
 
-    A one-time reply keyboard closes once used (its message id is in ``used_one_time``).
+    Only the newest message counts for inline buttons: older ones (an answered question) are
+    history, and offering them as the current choice would mislead. A one-time reply keyboard
+    closes once used (its message id is in ``used_one_time``).
     """
     messages = [m for m in server.messages(user_id) if not m.deleted]
-    for message in reversed(messages):
-        rows = message.buttons()
-        if rows:
-            return [_Choice(text, message.message_id, data) for row in rows for text, data in row]
+    if messages and (rows := messages[-1].buttons()):
+        newest = messages[-1]
+        return [_Choice(text, newest.message_id, data) for row in rows for text, data in row]
     for message in reversed(messages):
         markup = message.reply_markup or {}
         if markup.get("remove_keyboard"):

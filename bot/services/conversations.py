@@ -25,6 +25,7 @@ from bot.domain.ask import looks_like_question, topics_mentioned
 from bot.domain.checkin import CheckinAnswers
 from bot.domain.timezones import zone_for
 from bot.domain.triage import assess_screen, scan_text, screen_due
+from bot.services import reminders as reminder_schedule
 from bot.services.guidance import (
     EscalationNotice,
     answers_from_row,
@@ -160,14 +161,22 @@ def _to_draft(state: ConversationState) -> conv.Draft:
 
 async def _load_draft(session: AsyncSession, user_id: int) -> conv.Draft | None:
     state = await session.get(ConversationState, user_id)
-    return _to_draft(state) if state else None
+    if state is None:
+        return None
+    # Keep the row in this session's info: the identity map only holds weak references, and
+    # _save_draft would otherwise read it again.
+    session.info[("conversation_state", user_id)] = state
+    return _to_draft(state)
 
 
 async def _save_draft(session: AsyncSession, user_id: int, draft: conv.Draft) -> None:
-    state = await session.get(ConversationState, user_id)
+    state = session.info.get(("conversation_state", user_id))
+    if state is None:
+        state = await session.get(ConversationState, user_id)
     if state is None:
         state = ConversationState(user_id=user_id)
         session.add(state)
+        session.info[("conversation_state", user_id)] = state
     state.kind = draft.kind.value
     state.step = draft.step
     state.token = draft.token
@@ -177,6 +186,10 @@ async def _save_draft(session: AsyncSession, user_id: int, draft: conv.Draft) ->
 
 
 async def _drop_draft(session: AsyncSession, user_id: int) -> None:
+    state = session.info.pop(("conversation_state", user_id), None)
+    if state is not None:
+        await session.delete(state)
+        return
     await session.execute(delete(ConversationState).where(ConversationState.user_id == user_id))
 
 
@@ -293,21 +306,21 @@ class ConversationService:
     async def answer_text(self, user_id: int, update_id: int, text: str) -> Result:
         """A typed message: scanned for red flags, then the answer to the open question, or a
         plain question answered from the content."""
+        found = scan_text(self._content.catalog, text)
         async with self._sessions.begin() as session:
             if not await claim_update(session, update_id):
                 return Duplicate()
-            user = await session.get(User, user_id)
-            consented = user is not None and user.consented_at is not None
-            today = self.local_today(user.timezone if user else None)
-            found = scan_text(self._content.catalog, text)
-            notice = await escalate(
-                session,
-                user_id=user_id,
-                assessment=found,
-                origin="text",
-                day=today,
-                store=consented,
-            )
+            notice = None
+            if found.tier is not None:
+                user = await session.get(User, user_id)
+                notice = await escalate(
+                    session,
+                    user_id=user_id,
+                    assessment=found,
+                    origin="text",
+                    day=self.local_today(user.timezone if user else None),
+                    store=user is not None and user.consented_at is not None,
+                )
             draft = await _load_draft(session, user_id)
             if draft is not None:
                 mentioned = topics_mentioned(text)
@@ -427,6 +440,11 @@ class ConversationService:
             history=history,
             mentions=frozenset(done.extra.get("mentions", [])),
         )
+        user = await session.get(User, user_id)
+        if user is not None:  # today's reminder is no longer needed
+            await reminder_schedule.reschedule_user(
+                session, user, now=self._clock(), default_timezone=self._default_timezone
+            )
         saved = CheckinSaved(local_date=day, answers=answers, updated=updated, snippets=snippets)
         return escalated(escalation, saved)
 
@@ -443,6 +461,9 @@ class ConversationService:
             user.timezone = str(done.answers["timezone"])
         if "reminder" in done.answers:
             user.reminder_time = conv.reminder_time(done)
+        await reminder_schedule.reschedule_user(
+            session, user, now=self._clock(), default_timezone=self._default_timezone
+        )
         return SettingsSaved(
             timezone=user.timezone or self._default_timezone,
             reminder=user.reminder_time,

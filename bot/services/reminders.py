@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal, TypeAlias
 
+from aiolimiter import AsyncLimiter
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +52,7 @@ DEFAULT_BATCH_SIZE = 500
 # by a code path that did not reschedule) runs on the first tick and then every this many
 # ticks; it scans the rows whose next_reminder_at is NULL, which is why it is not every tick.
 DEFAULT_BACKFILL_EVERY_TICKS = 10
+BULK_MESSAGES_PER_SECOND = 25.0
 DEFAULT_SEND_CONCURRENCY = 16
 # Stored in paused_until for "/pause" without a date (see ReminderPlan.paused_indefinitely).
 PAUSED_INDEFINITELY = date.max
@@ -586,6 +588,7 @@ class ReminderService:
         batch_size: int = DEFAULT_BATCH_SIZE,
         backfill_every_ticks: int = DEFAULT_BACKFILL_EVERY_TICKS,
         send_concurrency: int = DEFAULT_SEND_CONCURRENCY,
+        bulk_messages_per_second: float = BULK_MESSAGES_PER_SECOND,
     ) -> None:
         """``backfill_every_ticks=0`` turns the needs-scheduling pass off (benchmarks)."""
         if batch_size <= 0 or send_concurrency <= 0 or backfill_every_ticks < 0:
@@ -598,6 +601,8 @@ class ReminderService:
         self._backfill_every = backfill_every_ticks
         self._ticks_until_backfill = 0
         self._send_concurrency = send_concurrency
+        # Telegram allows about 30 messages a second in bulk; stay a little below it.
+        self._bulk_pace = AsyncLimiter(bulk_messages_per_second, 1)
 
     # --- the scheduler --------------------------------------------------------------------
 
@@ -657,13 +662,13 @@ class ReminderService:
         return len(rows), reminders
 
     async def _deliver(self, reminders: list[Reminder], send: Sender, counts: _Counts) -> None:
-        """Send concurrently (the bot's rate limiter paces them); deactivate who blocked us."""
+        """Send concurrently at Telegram's bulk pace; deactivate who blocked us."""
         if not reminders:
             return
         gate = asyncio.Semaphore(self._send_concurrency)
 
         async def one(reminder: Reminder) -> SendResult:
-            async with gate:
+            async with gate, self._bulk_pace:
                 try:
                     return await send(reminder)
                 except Exception:  # one failed send must not stop the others
