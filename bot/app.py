@@ -36,8 +36,17 @@ log = logging.getLogger(__name__)
 
 PRIVATE_COMMANDS = (
     ("checkin", "Today's check-in"),
-    ("settings", "Timezone and reminder time"),
+    ("history", "Your last 14 days"),
+    ("insights", "Chart and patterns of the last 4 weeks"),
+    ("report", "A PDF to show your doctor"),
     ("learn", "Read about what may be behind twitching"),
+    ("settings", "Timezone and reminder time"),
+    ("pause", "Pause reminders"),
+    ("resume", "Turn reminders back on"),
+    ("quiet", "Quiet hours for reminders"),
+    ("summary", "Weekly summary on or off"),
+    ("export", "All your data as JSON and CSV"),
+    ("delete", "Erase everything about you"),
     ("privacy", "What is stored and why"),
     ("help", "What this bot does"),
     ("cancel", "Stop the current questions"),

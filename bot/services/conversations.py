@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -148,49 +148,51 @@ async def claim_update(session: AsyncSession, update_id: int) -> bool:
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-def _to_draft(state: ConversationState) -> conv.Draft:
-    return conv.Draft(
-        kind=conv.Kind(state.kind),
-        step=state.step,
-        token=state.token,
-        answers=dict(state.answers),
-        extra=dict(state.extra),
-        local_date=state.local_date,
-    )
+# Conversation state is read and written with Core statements: it is touched on every answer,
+# and the ORM's unit of work costs more than the whole rest of the answer.
+STATE: Table = ConversationState.__table__  # type: ignore[assignment]
+STATE_SEEN = "conversation_state_seen"
 
 
 async def _load_draft(session: AsyncSession, user_id: int) -> conv.Draft | None:
-    state = await session.get(ConversationState, user_id)
-    if state is None:
+    result = await session.execute(select(STATE).where(STATE.c.user_id == user_id))
+    row = result.mappings().first()
+    if row is None:
         return None
-    # Keep the row in this session's info: the identity map only holds weak references, and
-    # _save_draft would otherwise read it again.
-    session.info[("conversation_state", user_id)] = state
-    return _to_draft(state)
+    session.info[(STATE_SEEN, user_id)] = True
+    return conv.Draft(
+        kind=conv.Kind(row["kind"]),
+        step=row["step"],
+        token=row["token"],
+        answers=dict(row["answers"]),
+        extra=dict(row["extra"]),
+        local_date=row["local_date"],
+    )
 
 
 async def _save_draft(session: AsyncSession, user_id: int, draft: conv.Draft) -> None:
-    state = session.info.get(("conversation_state", user_id))
-    if state is None:
-        state = await session.get(ConversationState, user_id)
-    if state is None:
-        state = ConversationState(user_id=user_id)
-        session.add(state)
-        session.info[("conversation_state", user_id)] = state
-    state.kind = draft.kind.value
-    state.step = draft.step
-    state.token = draft.token
-    state.answers = dict(draft.answers)
-    state.extra = dict(draft.extra)
-    state.local_date = draft.local_date
+    values = {
+        "kind": draft.kind.value,
+        "step": draft.step,
+        "token": draft.token,
+        "answers": dict(draft.answers),
+        "extra": dict(draft.extra),
+        "local_date": draft.local_date,
+    }
+    exists = session.info.get((STATE_SEEN, user_id))
+    if exists is None:
+        found = await session.scalar(select(STATE.c.user_id).where(STATE.c.user_id == user_id))
+        exists = found is not None
+    if exists:
+        await session.execute(update(STATE).where(STATE.c.user_id == user_id).values(**values))
+    else:
+        await session.execute(insert(STATE).values(user_id=user_id, **values))
+    session.info[(STATE_SEEN, user_id)] = True
 
 
 async def _drop_draft(session: AsyncSession, user_id: int) -> None:
-    state = session.info.pop(("conversation_state", user_id), None)
-    if state is not None:
-        await session.delete(state)
-        return
-    await session.execute(delete(ConversationState).where(ConversationState.user_id == user_id))
+    session.info.pop((STATE_SEEN, user_id), None)
+    await session.execute(delete(STATE).where(STATE.c.user_id == user_id))
 
 
 def new_token() -> str:
