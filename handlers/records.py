@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotApplication, BotContext, Deps
-from bot.domain.insights import format_insights
+from bot.domain.insights import MONTH_NAMES, day_month, format_insights
 from bot.reports.chart import render_chart_png_async
 from bot.reports.pdf import render_report_pdf_async
 from bot.services import records as svc
@@ -42,20 +42,6 @@ SUMMARY_OFF = "off"
 DELETE_CONFIRMATION_SECONDS = 3600
 MAX_CAPTION_LENGTH = 1024
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 FLAG_MARKERS = {svc.CONSULT_TIER: "⚠️", svc.EMERGENCY_TIER: "🚨"}
 REPORT_FILENAME = "twitchcheck-report-{day}.pdf"
 EXPORT_JSON_FILENAME = "twitchcheck-export.json"
@@ -68,7 +54,7 @@ WEEKLY_SUMMARY_CHART_TITLE = "Your week"
 
 def short_date(day: date) -> str:
     """ "22 Nov"."""
-    return f"{day.day} {MONTHS[day.month - 1][:3]}"
+    return day_month(day, short=True)
 
 
 def period_label(start: date, end: date) -> str:
@@ -122,7 +108,7 @@ def history_text(texts: Texts, page: svc.HistoryPage) -> str:
     notes = [
         texts(
             "records_history_month",
-            month=MONTHS[page.today.month - 1],
+            month=MONTH_NAMES[page.today.month - 1],
             count=page.checkins_this_month,
         )
     ]

@@ -40,7 +40,8 @@ MIN_MEANINGFUL_DIFFERENCE = 0.5
 # Guards the comparison against floating-point noise in means such as 5/3 - 7/6.
 _FLOAT_TOLERANCE = 1e-9
 
-_MONTHS = (
+# English month names, independent of the machine's locale (strftime %B is not).
+MONTH_NAMES = (
     "January",
     "February",
     "March",
@@ -54,6 +55,12 @@ _MONTHS = (
     "November",
     "December",
 )
+
+
+def day_month(day: date, *, short: bool = False) -> str:
+    """ "22 November", or "22 Nov" when short."""
+    name = MONTH_NAMES[day.month - 1]
+    return f"{day.day} {name[:3] if short else name}"
 
 
 @dataclass(frozen=True)
@@ -365,7 +372,7 @@ def format_insights(result: InsightsResult) -> str:
 
 
 def _short_date(day: date) -> str:
-    return f"{day.day} {_MONTHS[day.month - 1]}"
+    return day_month(day)
 
 
 def _period_text(start: date, end: date) -> str:

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from bot.domain.checkin import Severity
-from bot.domain.insights import DayEntry
+from bot.domain.insights import DayEntry, day_month
 
 DEFAULT_TITLE = "Twitching and daily factors"
 # 8 x 10 inches at 100 dpi = 800 x 1000 px: portrait, fills a phone screen, text stays legible.
@@ -42,34 +42,20 @@ _TICK_SIZE = 12
 _MISSING_DAY_COLOUR = "#e9ecef"
 _MAX_DATE_TICKS = 7
 _MIN_VISIBLE_DAYS = 7
-_MONTHS = (
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-)
 
 
 def _period_label(start: date, end: date) -> str:
     if start == end:
-        return f"{start.day} {_MONTHS[start.month - 1]} {start.year}"
+        return f"{day_month(start, short=True)} {start.year}"
     return (
-        f"{start.day} {_MONTHS[start.month - 1]} {start.year} – "
-        f"{end.day} {_MONTHS[end.month - 1]} {end.year}"
+        f"{day_month(start, short=True)} {start.year} – "
+        f"{day_month(end, short=True)} {end.year}"
     )
 
 
 def _day_label(day: date) -> str:
     """'5 Mar', spelled out here so the axis does not depend on the process locale."""
-    return f"{day.day} {_MONTHS[day.month - 1]}"
+    return day_month(day, short=True)
 
 
 def _series(days: list[date], by_day: dict[date, DayEntry], field: str) -> list[float]:
