@@ -9,7 +9,8 @@ import pytest
 from bot.cli import apply_migrations
 from bot.config import Settings
 from bot.sandbox.server import SandboxServer
-from tests.e2e.harness import BotRunner, FakeClock
+from tests.e2e.harness import BotRunner
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 
 from bot.app import build_application, polling
 from bot.config import Settings
 from bot.context import BotApplication
 from bot.sandbox.server import SandboxServer
+from tests.support.clock import FakeClock
 
 TOKEN = "123456789:TEST-token-for-the-sandbox-000000000"
-
-
-@dataclass
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass

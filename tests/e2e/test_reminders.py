@@ -21,8 +21,9 @@ from bot.db.models import User
 from bot.sandbox.models import ApiCall
 from bot.sandbox.server import SandboxServer
 from bot.services.reminders import TickStats, as_utc
-from tests.e2e.harness import BotRunner, FakeClock
+from tests.e2e.harness import BotRunner
 from tests.e2e.test_checkin import last_text, onboard, rows
+from tests.support.clock import FakeClock
 
 USER = 5151
 INTERVAL = 0.2

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -27,24 +27,12 @@ from bot.db.session import create_engine, create_session_factory
 from bot.domain import conversation as conv
 from bot.paths import CONTENT_DIR
 from bot.services import conversations as svc
+from tests.support.clock import FakeClock
 
 CONTENT: ContentBundle = load_bundle(CONTENT_DIR)
 USER = 4242
 # Tables that hold what the bot knows about a person (processed_updates is bookkeeping).
 PERSONAL_TABLES: tuple[type[Any], ...] = (User, Checkin, ConversationState, Escalation, SnippetView)
-
-
-@dataclass
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass(frozen=True)

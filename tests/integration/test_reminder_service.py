@@ -27,7 +27,7 @@ from bot.services.reminders import (
     parse_quiet_hours,
     reschedule_in,
 )
-from tests.e2e.harness import FakeClock
+from tests.support.clock import FakeClock
 
 SETTINGS = Settings(_env_file=None, default_timezone="UTC")
 BERLIN = "Europe/Berlin"
