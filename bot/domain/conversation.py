@@ -183,7 +183,10 @@ def _steps_for(draft: Draft) -> list[str]:
 
 
 def previous_step(draft: Draft) -> str | None:
-    """The question Back returns to, None on the first question."""
+    """The question Back returns to; None on the first question and right after consent
+    (consent is given once, not an answer to revise)."""
+    if draft.kind is Kind.ONBOARDING and draft.step == "timezone":
+        return None
     steps = _steps_for(draft)
     if draft.step not in steps:
         return None
