@@ -39,6 +39,9 @@ _SENTENCE = re.compile(r"[^.!?;\n]+[.!?;\n]*")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'", "＇": "'"})
 _DASH_BETWEEN_LETTERS = re.compile(r"(?<=[a-z])[-‐‑–—_/](?=[a-z])")
 _SPACES = re.compile(r"[ \t\u00a0]+")
+_APOSTROPHE_S = re.compile(
+    r"(?<![a-z'])(?P<stem>[a-z]+)'s(?![a-z'])(?=(?P<perfect> (?:been|got|gotten|gone|had)\b)?)"
+)
 
 
 class FlagTextSpec(BaseModel):
@@ -103,6 +106,10 @@ class SpellingSpec(BaseModel):
 
     vocabulary: list[str]
     replacements: dict[str, str]
+    # "heart's racing" is read as "heart is racing" ("has" before been/got/gone/had), so
+    # patterns written for "heart is" also cover the contraction. Listed words keep their
+    # "'s" ("it's", "that's"): patterns spell those out. Absent: no word is expanded.
+    apostrophe_s_kept: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,7 @@ class Speller:
 
     vocabulary: tuple[str, ...]
     replacements: Mapping[str, str]
+    apostrophe_s_kept: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -308,6 +316,11 @@ def compile_text_rules(
         speller=Speller(
             vocabulary=tuple(sorted({word.casefold() for word in spelling.vocabulary})),
             replacements={k.casefold(): v.casefold() for k, v in spelling.replacements.items()},
+            apostrophe_s_kept=(
+                None
+                if spelling.apostrophe_s_kept is None
+                else frozenset(word.casefold() for word in spelling.apostrophe_s_kept)
+            ),
         ),
     )
 
@@ -372,12 +385,26 @@ def _correct_word(word: str, speller: Speller) -> str:
     return word if best is None else str(best[0])
 
 
+def _expand_apostrophe_s(text: str, kept: frozenset[str]) -> str:
+    """Spell out "<noun>'s" as "<noun> is" (or "has" before been/got/gone/had)."""
+
+    def expand(match: re.Match[str]) -> str:
+        stem = match.group("stem")
+        if stem in kept:
+            return match.group()
+        return f"{stem} has" if match.group("perfect") else f"{stem} is"
+
+    return _APOSTROPHE_S.sub(expand, text)
+
+
 def normalise(text: str, speller: Speller) -> str:
     """Lower-case, plain-ASCII-ish text with contractions restored and misspellings fixed."""
     text = _drop_control_characters(text[:MAX_TEXT_CHARS])
     text = _strip_accents(unicodedata.normalize("NFKC", text)).casefold().translate(_QUOTES)
     text = _DASH_BETWEEN_LETTERS.sub(" ", text).replace("&", " and ")
     text = re.sub(r"\bcan not\b", "can't", text)
+    if speller.apostrophe_s_kept is not None:
+        text = _expand_apostrophe_s(text, speller.apostrophe_s_kept)
     text = _WORD.sub(lambda match: _correct_word(match.group(), speller), text)
     return _SPACES.sub(" ", text)
 

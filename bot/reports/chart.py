@@ -47,10 +47,7 @@ _MIN_VISIBLE_DAYS = 7
 def _period_label(start: date, end: date) -> str:
     if start == end:
         return f"{day_month(start, short=True)} {start.year}"
-    return (
-        f"{day_month(start, short=True)} {start.year} – "
-        f"{day_month(end, short=True)} {end.year}"
-    )
+    return f"{day_month(start, short=True)} {start.year} – {day_month(end, short=True)} {end.year}"
 
 
 def _day_label(day: date) -> str:

@@ -33,7 +33,7 @@ from bot.domain.triage import (
     scan_text,
     screen_due,
 )
-from bot.domain.triage_text import MAX_TEXT_CHARS
+from bot.domain.triage_text import MAX_TEXT_CHARS, normalise
 from bot.paths import CONTENT_DIR
 
 REDFLAGS = CONTENT_DIR / "redflags.yaml"
@@ -371,6 +371,75 @@ def test_generalised_benign_shapes(catalog: RedFlagCatalog, text: str) -> None:
     assert scan_text(catalog, text).findings == ()
 
 
+# Round 5: shapes the shared vocabularies (deficit, seizure_motion, burden, exertion) and the
+# "<noun>'s" reading must cover; none of these texts is in triage_cases.yaml.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("heart's going like a drum and I'm dizzy", "heartbeat_with_symptoms"),
+        ("chest's really tight", "chest_pain"),
+        ("my heart's been racing and i nearly fainted", "heartbeat_with_symptoms"),
+        ("suddenly my left leg stopped working", "one_sided_weakness"),
+        ("my hand won't work all of a sudden", "one_sided_weakness"),
+        ("my leg and arm went numb, both on the same side", "one_sided_weakness"),
+        ("food lodged in my windpipe", "sudden_speech_swallowing"),
+        ("my words came out as nonsense", "sudden_speech_swallowing"),
+        ("my body went rigid and I was shaking, then I zoned out", "seizure"),
+        ("indigestion and my jaw aches", "chest_pain"),
+        ("pain going down my left arm", "chest_pain"),
+        ("i can't feel the left side of my face", "one_sided_weakness"),
+        ("everything went dark and i woke up on the sofa", "fainting"),
+        ("my husband found me on the floor shaking", "fainting"),
+        ("i forgot my own phone number, this never happens", "new_confusion"),
+        ("my tongue is swollen after eating peanuts", "trouble_breathing"),
+    ],
+)
+def test_round5_emergency_shapes(catalog: RedFlagCatalog, text: str, expected: str) -> None:
+    assessment = scan_text(catalog, text)
+    assert assessment.tier is Tier.EMERGENCY
+    assert expected in flag_ids(assessment)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I have no strength in my hands", "weakness"),
+        ("my legs tire out much faster than before", "weakness"),
+        ("there's a hollow in the muscle of my forearm", "muscle_wasting"),
+        ("my voice is quieter and slurred lately", "speech_swallowing_harder"),
+        ("I choke on water more often these days", "speech_swallowing_harder"),
+        ("charley horses every night this month", "frequent_cramps"),
+        ("cramps keep waking me up", "frequent_cramps"),
+    ],
+)
+def test_round5_consult_shapes(catalog: RedFlagCatalog, text: str, expected: str) -> None:
+    assessment = scan_text(catalog, text)
+    assert assessment.tier is Tier.CONSULT
+    assert expected in flag_ids(assessment)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my dad's heart is racing before his big match",
+        "the bills are choking me this month",
+        "my legs are dead after my 10k run",
+        "I blacked out the names in the screenshot",
+        "lost power in the whole street last night",
+        "no strength training today, just rest",
+        "the reflux is bad and my shoulder aches from work",
+        "I zoned out during the meeting and my leg was jerking a bit",
+        "period cramps every month, twitchy eyelid too",
+        "it's fine, let's see tomorrow",
+        "my lips are swollen from the cold sore",
+        "I don't know what day it is today lol, holidays",
+        "i forgot my pin at the shop again",
+    ],
+)
+def test_round5_benign_shapes(catalog: RedFlagCatalog, text: str) -> None:
+    assert scan_text(catalog, text).findings == ()
+
+
 @pytest.mark.parametrize(
     ("text", "resolved_counts"),
     [
@@ -433,6 +502,14 @@ def test_any_string_is_scanned_without_raising(catalog: RedFlagCatalog, text: st
 def test_text_beyond_the_cap_is_not_read(catalog: RedFlagCatalog) -> None:
     text = "x" * MAX_TEXT_CHARS + " I can't breathe"
     assert scan_text(catalog, text).findings == ()
+
+
+def test_noun_apostrophe_s_is_read_as_is_or_has(catalog: RedFlagCatalog) -> None:
+    assert catalog.text_rules is not None
+    speller = catalog.text_rules.speller
+    assert normalise("Heart's racing", speller) == "heart is racing"
+    assert normalise("chest's been tight", speller) == "chest has been tight"
+    assert normalise("it's fine, that's all", speller) == "it's fine, that's all"
 
 
 def test_full_width_and_accents_are_normalised(catalog: RedFlagCatalog) -> None:
