@@ -98,7 +98,7 @@ def build_deps(
 
 
 def start_background_jobs(application: BotApplication, deps: Deps) -> None:
-    """Repeating jobs (reminders, outbox) on PTB's job queue; each feature adds its own line."""
+    """Repeating jobs on PTB's job queue: housekeeping, reminder ticks, weekly summaries."""
     jobs = application.job_queue
     if jobs is None:
         raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
