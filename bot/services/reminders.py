@@ -748,6 +748,22 @@ class ReminderService:
             **extra,
         )
 
+    async def _for_ready_user(
+        self,
+        user_id: int,
+        update_id: int,
+        act: Callable[[AsyncSession, User, datetime], Awaitable[ReminderResult]],
+    ) -> ReminderResult:
+        """One person-level use case: record the update, require a set-up person, then act."""
+        now = as_utc(self._clock())
+        async with self._sessions.begin() as session:
+            if not await conversations.claim_update(session, update_id):
+                return conversations.Duplicate()
+            user = await self._ready_user(session, user_id)
+            if isinstance(user, Refused):
+                return user
+            return await act(session, user, now)
+
     async def _ready_user(self, session: AsyncSession, user_id: int) -> User | Refused:
         user = await session.get(User, user_id)
         if user is None or user.consented_at is None or not user.timezone:
@@ -756,13 +772,8 @@ class ReminderService:
 
     async def snooze(self, user_id: int, update_id: int, reminder_date: date) -> ReminderResult:
         """ "Snooze 1 hour" on the reminder of ``reminder_date``."""
-        now = as_utc(self._clock())
-        async with self._sessions.begin() as session:
-            if not await conversations.claim_update(session, update_id):
-                return conversations.Duplicate()
-            user = await self._ready_user(session, user_id)
-            if isinstance(user, Refused):
-                return user
+
+        async def act(session: AsyncSession, user: User, now: datetime) -> ReminderResult:
             person = _Person.of(user)
             plan = _plan(person, self._default_timezone)
             if plan is None:
@@ -780,30 +791,24 @@ class ReminderService:
                 change="snoozed", today=today, next_local=comeback.astimezone(plan.zone)
             )
 
+        return await self._for_ready_user(user_id, update_id, act)
+
     async def skip_today(self, user_id: int, update_id: int, reminder_date: date) -> ReminderResult:
         """ "Skip today": no more reminders (nor the snooze) on the person's today."""
-        now = as_utc(self._clock())
-        async with self._sessions.begin() as session:
-            if not await conversations.claim_update(session, update_id):
-                return conversations.Duplicate()
-            user = await self._ready_user(session, user_id)
-            if isinstance(user, Refused):
-                return user
+
+        async def act(session: AsyncSession, user: User, now: datetime) -> ReminderResult:
             today = self._local_today(user, now)
             if reminder_date != today:
                 return Refused("stale_reminder")
             user.skipped_date = today
             return await self._scheduled(session, user, "skipped", now)
 
+        return await self._for_ready_user(user_id, update_id, act)
+
     async def pause(self, user_id: int, update_id: int, request: str) -> ReminderResult:
         """/pause [until]: no reminders until a date, or until /resume."""
-        now = as_utc(self._clock())
-        async with self._sessions.begin() as session:
-            if not await conversations.claim_update(session, update_id):
-                return conversations.Duplicate()
-            user = await self._ready_user(session, user_id)
-            if isinstance(user, Refused):
-                return user
+
+        async def act(session: AsyncSession, user: User, now: datetime) -> ReminderResult:
             if user.reminder_time is None:
                 return Refused("no_reminder_time")
             today = self._local_today(user, now)
@@ -816,35 +821,31 @@ class ReminderService:
             )
             return await self._scheduled(session, user, "paused", now, resume_on=resume_on)
 
+        return await self._for_ready_user(user_id, update_id, act)
+
     async def resume(self, user_id: int, update_id: int) -> ReminderResult:
         """/resume: reminders as usual from the next due time on."""
-        now = as_utc(self._clock())
-        async with self._sessions.begin() as session:
-            if not await conversations.claim_update(session, update_id):
-                return conversations.Duplicate()
-            user = await self._ready_user(session, user_id)
-            if isinstance(user, Refused):
-                return user
+
+        async def act(session: AsyncSession, user: User, now: datetime) -> ReminderResult:
             if user.reminder_time is None:
                 return Refused("no_reminder_time")
             user.paused_until = None
             return await self._scheduled(session, user, "resumed", now)
 
+        return await self._for_ready_user(user_id, update_id, act)
+
     async def set_quiet_hours(
         self, user_id: int, update_id: int, quiet: QuietHours | None
     ) -> ReminderResult:
         """/quiet HH:MM-HH:MM or /quiet off: no reminder ever lands inside the window."""
-        now = as_utc(self._clock())
-        async with self._sessions.begin() as session:
-            if not await conversations.claim_update(session, update_id):
-                return conversations.Duplicate()
-            user = await self._ready_user(session, user_id)
-            if isinstance(user, Refused):
-                return user
+
+        async def act(session: AsyncSession, user: User, now: datetime) -> ReminderResult:
             user.quiet_start = quiet.start if quiet else None
             user.quiet_end = quiet.end if quiet else None
             change: Change = "quiet_set" if quiet else "quiet_off"
             return await self._scheduled(session, user, change, now, quiet=quiet)
+
+        return await self._for_ready_user(user_id, update_id, act)
 
     async def quiet_hours(self, user_id: int) -> QuietHours | None:
         """The person's quiet hours, for showing them (read only)."""
