@@ -81,6 +81,9 @@ class ContextSpec(BaseModel):
     question_owner: str
     ownership_after: str
     other_person: list[str]
+    # Cues that someone else's sign is happening now ("my mum is suddenly muddled"): for
+    # emergency flags, the person may need to call for help for them, so it still counts.
+    other_person_now: list[str] = Field(default_factory=list)
     first_person: str
     historical: list[str]
     historical_cancel: str
@@ -152,6 +155,8 @@ class ContextCues:
     twitching: re.Pattern[str]
     twitching_pronoun: tuple[re.Pattern[str], ...]
     body_areas: tuple[tuple[str, re.Pattern[str]], ...]
+    # Empty except in the emergency cues (see ContextSpec.other_person_now).
+    other_person_now: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,8 @@ class TextRules:
     cues: ContextCues
     durations: DurationGrammar
     speller: Speller
+    # For emergency flags: a sign that has passed still counts, and so does someone else's
+    # sign that is happening now.
     cues_ignoring_resolution: ContextCues
 
 
@@ -311,7 +318,9 @@ def compile_text_rules(
     return TextRules(
         flag_rules=tuple(flag_rules),
         cues=cues,
-        cues_ignoring_resolution=dataclasses.replace(cues, resolved_after=()),
+        cues_ignoring_resolution=dataclasses.replace(
+            cues, resolved_after=(), other_person_now=many(context.other_person_now)
+        ),
         durations=_compile_durations(durations),
         speller=Speller(
             vocabulary=tuple(sorted({word.casefold() for word in spelling.vocabulary})),
@@ -510,7 +519,9 @@ def _is_hypothetical(sentence: _Sentence, start: int, end: int, cues: ContextCue
 
 def _is_someone_else(sentence: _Sentence, start: int, end: int, cues: ContextCues) -> bool:
     text = sentence.text
-    clause_start, _ = _clause(sentence, start, end)
+    clause_start, clause_end = _clause(sentence, start, end)
+    if any(p.search(text, clause_start, clause_end) for p in cues.other_person_now):
+        return False
     for pattern in cues.other_person:
         for cue in pattern.finditer(text, clause_start, start):
             between = text[cue.end() : start] + " " + text[start:end]

@@ -441,6 +441,57 @@ def test_round5_benign_shapes(catalog: RedFlagCatalog, text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("i cant breed at all", "trouble_breathing"),  # voice-to-text for "breathe"
+        ("my chest feels really tied", "chest_pain"),  # voice-to-text for "tight"
+        ("a bit of bread is stuck and i couldn't hack it out", "sudden_speech_swallowing"),
+        ("went down hard in the kitchen, out for a few seconds", "fainting"),
+        ("my sister told me i was unresponsive", "fainting"),
+        ("my hands cramped and clawed and won't open", "locked_painful_spasms"),
+        ("my gran is suddenly very muddled", "new_confusion"),  # someone else, happening now
+        ("my husband is not making sense right now", "new_confusion"),
+    ],
+)
+def test_round6_emergency_shapes(catalog: RedFlagCatalog, text: str, expected: str) -> None:
+    assessment = scan_text(catalog, text)
+    assert assessment.tier is Tier.EMERGENCY
+    assert expected in flag_ids(assessment)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my fingers really won't cooperate with the buttons", "weakness"),
+        ("i keep tripping, my legs don't work like they used to", "weakness"),
+    ],
+)
+def test_round6_consult_shapes(catalog: RedFlagCatalog, text: str, expected: str) -> None:
+    assessment = scan_text(catalog, text)
+    assert assessment.tier is Tier.CONSULT
+    assert expected in flag_ids(assessment)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we can't breed our dogs till spring",
+        "what type of chest exercise helps",
+        "they said i was out late again lol",
+        "kept going down the stairs and out for a run",
+        "the lid got stuck and i couldn't get it off",
+        "my friend is suddenly really into yoga",
+        "my friend fainted suddenly at a concert, made me anxious",
+        "my dad has numbness from diabetes right now",  # only emergencies count for others
+        "passed out at age 14 after a jab, nothing since",
+        "this article is not making any sense to me",
+    ],
+)
+def test_round6_benign_shapes(catalog: RedFlagCatalog, text: str) -> None:
+    assert scan_text(catalog, text).findings == ()
+
+
+@pytest.mark.parametrize(
     ("text", "resolved_counts"),
     [
         ("my face drooped for 10 minutes but it's gone now", True),  # passed stroke signs

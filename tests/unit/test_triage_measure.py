@@ -2,12 +2,13 @@
 
 Targets (issue 4): every emergency caught as an emergency, at least 95% of consult-soon
 cases caught (at either tier), at most 5% of benign messages flagged. Numbers are printed
-for the whole set and for each split (run pytest with -s to see them):
+for the whole set and for each split (in the "measurements" section of every run):
 holdout = written before any rule existed, never tuned on; dev = used while tuning;
 adversarial, adversarial2 = written after the rules (round 1, then after round 1's fixes) to
 break them, each measured once before changing anything, then tuned on; adversarial3 = written
-blind (before reading the rules or the other cases), adversarial4 = written blind after
-round 3's fixes, each measured once and then tuned on (first-run scores are in the report).
+blind (before reading the rules or the other cases), adversarial4..6 = written blind after
+the previous round's fixes, each measured once and then tuned on. First-run scores (the honest
+ones) are in README "Red flags".
 """
 
 from __future__ import annotations
