@@ -385,14 +385,23 @@ def _answer_locations(draft: Draft, given: Typed | Pressed) -> Outcome:
         if not selected:
             return Invalid(draft, "nothing_selected")
         return _move_on(draft)
-    sign, name = given.value[:1], given.value[1:]
-    if sign not in {"+", "-"} or name not in {location.value for location in Location}:
+    return _tick(
+        draft, "locations", given.value, frozenset(location.value for location in Location)
+    )
+
+
+def _tick(draft: Draft, key: str, value: str, allowed: frozenset[str]) -> Outcome:
+    """A multi-select press: "+name" ticks, "-name" unticks; idempotent, so a double tap is
+    harmless. Anything else, or a name the question never offered, is forged."""
+    sign, name = value[:1], value[1:]
+    if sign not in {"+", "-"} or name not in allowed:
         return Forged(draft)
+    selected = set(draft.answers.get(key, []))
     if sign == "+":
         selected.add(name)
     else:
         selected.discard(name)
-    return Stayed(draft.with_answer("locations", sorted(selected)))
+    return Stayed(draft.with_answer(key, sorted(selected)))
 
 
 SCREEN_NONE_WORDS = frozenset(
@@ -413,14 +422,7 @@ def _answer_screen(draft: Draft, given: Typed | Pressed, env: Environment) -> Ou
         if not selected:
             return Invalid(draft, "nothing_selected_screen")
         return _move_on(draft.with_answer("screen", sorted(selected)))
-    sign, name = given.value[:1], given.value[1:]
-    if sign not in {"+", "-"} or name not in env.screen_options or name == env.screen_none:
-        return Forged(draft)
-    if sign == "+":
-        selected.add(name)
-    else:
-        selected.discard(name)
-    return Stayed(draft.with_answer("screen", sorted(selected)))
+    return _tick(draft, "screen", given.value, env.screen_options - {env.screen_none})
 
 
 def _answer_timezone(draft: Draft, given: Typed | Pressed, env: Environment) -> Outcome:
