@@ -14,7 +14,7 @@ ESCALATION_MARKERS = ("🚨", "⚠️", "⚠")
 
 @dataclass(frozen=True)
 class Texts:
-    """Message templates by key; format() fills the {placeholders}."""
+    """Message templates by key; format() fills the {named} fields."""
 
     templates: Mapping[str, str]
 

@@ -15,6 +15,7 @@ from bot.domain.checkin import CheckinAnswers
 from bot.services import conversations as svc
 from handlers import render
 from handlers.render import esc
+from handlers.render import send_html as _send
 
 log = logging.getLogger(__name__)
 
@@ -24,19 +25,6 @@ def _ids(update: Update) -> tuple[int, int]:
     if user is None:
         raise ValueError("update without a user")
     return user.id, update.update_id
-
-
-async def _send(
-    update: Update, text: str, rendered: render.Rendered | None = None
-) -> Message | None:
-    chat = update.effective_chat
-    if chat is None:
-        return None
-    return await chat.send_message(
-        text,
-        parse_mode=ParseMode.HTML,
-        reply_markup=rendered.keyboard if rendered else None,
-    )
 
 
 async def _show(update: Update, context: BotContext, result: svc.Result) -> None:
@@ -85,7 +73,7 @@ async def _send_question(update: Update, context: BotContext, ask: svc.Ask) -> N
         lines.append(esc(texts("welcome")))
     rendered = _render_question(context, ask.draft, summary=ask.summary)
     lines.append(rendered.text)
-    await _send(update, "\n\n".join(lines), rendered)
+    await _send(update, "\n\n".join(lines), rendered.keyboard)
 
 
 def _render_question(
@@ -139,7 +127,7 @@ async def settings(update: Update, context: BotContext) -> None:
         label = render.reminder_label(texts, result.reminder)
         text = esc(texts("settings_menu", timezone=result.timezone, reminder=label))
         keyboard = render.settings_keyboard(texts)
-        await _send(update, text, render.Rendered(text, keyboard))
+        await _send(update, text, keyboard)
         return
     await _show(update, context, result)
 

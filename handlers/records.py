@@ -28,6 +28,7 @@ from bot.reports.pdf import render_report_pdf_async
 from bot.services import records as svc
 from bot.texts import Texts
 from handlers.render import SEVERITY_WORDS, esc, format_number
+from handlers.render import send_html as _send
 
 log = logging.getLogger(__name__)
 
@@ -198,12 +199,6 @@ def _user_id(update: Update) -> int:
     if user is None:
         raise ValueError("update without a user")
     return user.id
-
-
-async def _send(update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
-    chat = update.effective_chat
-    if chat is not None:
-        await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
 
 async def _point_to_start(update: Update, context: BotContext) -> None:

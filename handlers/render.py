@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, time
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
 
 from bot.contentpack import Snippet
 from bot.domain import conversation as conv
@@ -34,6 +35,16 @@ BUTTONS_PER_ROW = {"severity": 2, "reminder": 3, "sleep": 3, "caffeine": 3, "wat
 def esc(text: str) -> str:
     """Escape for Telegram HTML; quotes need no escaping there."""
     return html.escape(text, quote=False)
+
+
+async def send_html(
+    update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None
+) -> Message | None:
+    """Send Telegram HTML to the update's chat (nothing when the update has no chat)."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    return await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
 
 @dataclass(frozen=True)
