@@ -29,7 +29,7 @@ from bot.domain.triage_text import (
     SpellingSpec,
     TextRules,
     compile_text_rules,
-    find_mentions,
+    read_text,
 )
 from bot.yaml_strict import load_strict_yaml
 
@@ -114,6 +114,8 @@ class RedFlagCatalog:
     # flag id -> flag ids it makes redundant when both are found (e.g. the emergency
     # "racing heart with dizziness" replaces the consult "racing heart").
     replaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # tier -> the flag told when the learned opinion (not a rule) recognised a sign.
+    learned_flags: Mapping[Tier, str] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -125,6 +127,8 @@ class _FlagModel(FlagTextSpec):
     reason: str = Field(min_length=3, max_length=200)
     source: str = Field(min_length=3, max_length=600)
     replaces: list[str] = Field(default_factory=list)
+    # Told when the learned opinion recognised a sign of this tier; found by no rule.
+    learned: bool = False
 
     @field_validator("tier", mode="before")
     @classmethod
@@ -177,8 +181,14 @@ def _check_references(model: _CatalogModel) -> None:
         unknown = set(flag.replaces) - known
         if unknown:
             raise ValueError(f"flag {flag.id!r} replaces unknown flags {sorted(unknown)}")
-        if not (flag.patterns or flag.duration_over_days or flag.several_body_areas):
+        findable = flag.patterns or flag.duration_over_days or flag.several_body_areas
+        if flag.learned and findable:
+            raise ValueError(f"learned flag {flag.id!r} must not have text rules")
+        if not (findable or flag.learned):
             raise ValueError(f"flag {flag.id!r} has no way to be found in text")
+    learned_tiers = [flag.tier for flag in model.flags if flag.learned]
+    if sorted(learned_tiers) != [Tier.CONSULT, Tier.EMERGENCY]:
+        raise ValueError("exactly one learned flag per tier (consult, emergency) is required")
     option_ids = [option.id for option in model.screen.options]
     if len(set(option_ids)) != len(option_ids):
         raise ValueError("duplicate screen option ids")
@@ -229,6 +239,7 @@ def catalog_from_data(data: Any) -> RedFlagCatalog:
         none_option_id=model.screen.none_option,
         text_rules=text_rules,
         replaces={flag.id: tuple(flag.replaces) for flag in model.flags if flag.replaces},
+        learned_flags={flag.tier: flag.id for flag in model.flags if flag.learned},
     )
 
 
@@ -282,12 +293,33 @@ def assess_screen(catalog: RedFlagCatalog, selected_option_ids: Iterable[str]) -
     return _assessment(catalog, found)
 
 
+@dataclass(frozen=True)
+class TextAssessment:
+    """The rules' reading of a message (see ``triage_text.TextReading``)."""
+
+    assessment: Assessment
+    excluded: bool = False
+    # The emergency found is someone else's, happening now: worded for a bystander.
+    bystander: bool = False
+
+
+def read_message(catalog: RedFlagCatalog, text: str) -> TextAssessment:
+    """The rules' reading of a free-text message; never raises, bounded work."""
+    if catalog.text_rules is None or not text or not text.strip():
+        return TextAssessment(Assessment())
+    reading = read_text(catalog.text_rules, text)
+    assessment = _assessment(catalog, ((m.flag_id, m.evidence) for m in reading.mentions))
+    emergency_ids = {f.flag.id for f in assessment.findings if f.flag.tier is Tier.EMERGENCY}
+    return TextAssessment(
+        assessment=assessment,
+        excluded=reading.excluded,
+        bystander=bool(emergency_ids) and emergency_ids <= reading.bystander_flags,
+    )
+
+
 def scan_text(catalog: RedFlagCatalog, text: str) -> Assessment:
     """Affirmed red flags in any free-text message; never raises, bounded work."""
-    if catalog.text_rules is None or not text or not text.strip():
-        return Assessment()
-    mentions = find_mentions(catalog.text_rules, text)
-    return _assessment(catalog, ((m.flag_id, m.evidence) for m in mentions))
+    return read_message(catalog, text).assessment
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,9 @@ class TextRules:
     # For emergency flags: a sign that has passed still counts, and so does someone else's
     # sign that is happening now.
     cues_ignoring_resolution: ContextCues
+    # The same without the "someone else, now" cues: a mention found only with them is a
+    # bystander's (someone else's emergency).
+    cues_own_ignoring_resolution: ContextCues | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,17 @@ class Mention:
 
     flag_id: str
     evidence: str
+
+
+@dataclass(frozen=True)
+class TextReading:
+    """What the rules read in a message: affirmed mentions, plus two facts for the learned
+    opinion: whether a trigger was seen and then excluded (negated, an idiom, hypothetical,
+    someone else, the past), and which mentions are someone else's emergency now."""
+
+    mentions: tuple[Mention, ...]
+    excluded: bool
+    bystander_flags: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -321,6 +335,7 @@ def compile_text_rules(
         cues_ignoring_resolution=dataclasses.replace(
             cues, resolved_after=(), other_person_now=many(context.other_person_now)
         ),
+        cues_own_ignoring_resolution=dataclasses.replace(cues, resolved_after=()),
         durations=_compile_durations(durations),
         speller=Speller(
             vocabulary=tuple(sorted({word.casefold() for word in spelling.vocabulary})),
@@ -617,8 +632,12 @@ def _several_areas(sentence: _Sentence, minimum: int, cues: ContextCues) -> str 
     return None
 
 
-def _mention_in_sentence(rule: FlagTextRule, sentence: _Sentence, rules: TextRules) -> str | None:
+def _mention_in_sentence(
+    rule: FlagTextRule, sentence: _Sentence, rules: TextRules, *, own_only: bool = False
+) -> str | None:
     cues = rules.cues_ignoring_resolution if rule.counts_when_resolved else rules.cues
+    if own_only and rule.counts_when_resolved and rules.cues_own_ignoring_resolution:
+        cues = rules.cues_own_ignoring_resolution
     if rule.needs_twitching_context and not _about_twitching(sentence, cues, allow_pronoun=True):
         return None
     evidence = _first_affirmed(sentence, rule.patterns, rule.excludes, cues)
@@ -635,9 +654,41 @@ def _mention_in_sentence(rule: FlagTextRule, sentence: _Sentence, rules: TextRul
 
 def find_mentions(rules: TextRules, text: str) -> list[Mention]:
     """Every flag affirmed in ``text``, at most one mention per flag, in catalogue order."""
+    return list(read_text(rules, text).mentions)
+
+
+def _triggered(rule: FlagTextRule, sentences: Sequence[_Sentence]) -> bool:
+    return any(pattern.search(s.text) for s in sentences for pattern in rule.patterns)
+
+
+def _someone_elses(
+    rule: FlagTextRule, sentences: Sequence[_Sentence], rules: TextRules, evidence: str
+) -> bool:
+    """Is this emergency mention about someone else? Either it is found only thanks to the
+    "someone else, now" cues, or its sentence names another person before it with no "I"
+    or "me" in between ("my dad has gone down and is not responding")."""
+    if not any(_mention_in_sentence(rule, s, rules, own_only=True) for s in sentences):
+        return True
+    cues = rules.cues
+    for sentence in sentences:
+        at = sentence.text.find(evidence)
+        if at < 0:
+            continue
+        for pattern in cues.other_person:
+            for cue in pattern.finditer(sentence.text, 0, at):
+                if not cues.first_person.search(sentence.text[cue.end() : at + len(evidence)]):
+                    return True
+        return False
+    return False
+
+
+def read_text(rules: TextRules, text: str) -> TextReading:
+    """Affirmed mentions, whether a trigger was excluded, and whose emergency it is."""
     normalised = normalise(text, rules.speller)
     sentences = list(_split_sentences(normalised, rules.cues))
     mentions = []
+    excluded = False
+    bystander: set[str] = set()
     for rule in rules.flag_rules:
         cues = rules.cues_ignoring_resolution if rule.counts_when_resolved else rules.cues
         evidence = next(
@@ -649,11 +700,16 @@ def find_mentions(rules: TextRules, text: str) -> list[Mention]:
             None,
         )
         if evidence is None:
+            excluded = excluded or _triggered(rule, sentences)
             continue
         if rule.with_any and not any(
             _first_affirmed(sentence, rule.with_any, (), cues, negation_only=True)
             for sentence in sentences
         ):
             continue
+        if rule.counts_when_resolved and _someone_elses(rule, sentences, rules, evidence):
+            bystander.add(rule.flag_id)
         mentions.append(Mention(flag_id=rule.flag_id, evidence=evidence))
-    return mentions
+    return TextReading(
+        mentions=tuple(mentions), excluded=excluded, bystander_flags=frozenset(bystander)
+    )

@@ -21,10 +21,11 @@ from bot.contentpack import Snippet
 from bot.db.models import Checkin, ConversationState, ProcessedUpdate, User
 from bot.db.session import SessionFactory
 from bot.domain import conversation as conv
-from bot.domain.ask import looks_like_question, topics_mentioned
+from bot.domain.ask import Answer, looks_like_question, topics_mentioned
 from bot.domain.checkin import CheckinAnswers
 from bot.domain.timezones import zone_for
-from bot.domain.triage import assess_screen, scan_text, screen_due
+from bot.domain.triage import assess_screen, screen_due
+from bot.domain.triage_opinion import triage_message
 from bot.services import reminders as reminder_schedule
 from bot.services.guidance import (
     EscalationNotice,
@@ -195,6 +196,14 @@ async def _drop_draft(session: AsyncSession, user_id: int) -> None:
     await session.execute(delete(STATE).where(STATE.c.user_id == user_id))
 
 
+def plain_answer(content: ContentBundle, text: str) -> Answer | None:
+    """The content's answer to a message outside any conversation, or None ("not sure").
+    Shared with the blind-round scorer (benchmarks/triage_blind.py), so it measures this."""
+    if not looks_like_question(text):
+        return None
+    return content.index.ask(text)
+
+
 def new_token() -> str:
     """Six lowercase hex characters binding buttons to one conversation."""
     return secrets.token_hex(3)
@@ -308,7 +317,9 @@ class ConversationService:
     async def answer_text(self, user_id: int, update_id: int, text: str) -> Result:
         """A typed message: scanned for red flags, then the answer to the open question, or a
         plain question answered from the content."""
-        found = scan_text(self._content.catalog, text)
+        content = self._content
+        decision = triage_message(content.catalog, text, content.opinion, content.thresholds)
+        found = decision.assessment
         async with self._sessions.begin() as session:
             if not await claim_update(session, update_id):
                 return Duplicate()

@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.content_bundle import ContentBundle, load_bundle
 from bot.domain.triage import RedFlagCatalog, Tier, load_catalog, scan_text
+from bot.domain.triage_opinion import triage_message
 from bot.paths import CONTENT_DIR
 
 CASES_PATH = Path(__file__).with_name("triage_cases.yaml")
@@ -141,6 +143,31 @@ def test_recall_and_false_positives_meet_targets(
     assert whole.emergency_recall == 1.0
     assert whole.consult_recall >= MIN_CONSULT_RECALL
     assert whole.benign_false_positive_rate <= MAX_BENIGN_FALSE_POSITIVE_RATE
+
+
+@pytest.fixture(scope="module")
+def bundle() -> ContentBundle:
+    return load_bundle(CONTENT_DIR)
+
+
+def test_rules_with_the_learned_opinion_keep_the_labelled_set(
+    bundle: ContentBundle, measurement: Callable[[str], None]
+) -> None:
+    """The model only adds to the rules: on this set (mostly rule-written), nothing is lost
+    and no benign message is flagged; a few messages may get the uncertain-middle question."""
+    decided = [
+        (case, triage_message(bundle.catalog, case.text, bundle.opinion, bundle.thresholds))
+        for case in _load_cases()
+    ]
+    outcomes = [Outcome(case=case, got=decision.tier) for case, decision in decided]
+    whole = Scores.of(outcomes)
+    asked = Counter(case.label for case, decision in decided if decision.check is not None)
+    line = whole.line("with model")
+    measurement(f"red flags: {line} | asked {dict(sorted(asked.items()))}")
+    print(line, dict(asked))
+    assert whole.emergency_recall == 1.0
+    assert whole.consult_recall >= 0.99
+    assert whole.benign_false_positive_rate == 0.0
 
 
 def test_every_split_meets_targets(outcomes: list[Outcome]) -> None:
