@@ -430,7 +430,7 @@ def _answer_timezone(draft: Draft, given: Typed | Pressed, env: Environment) -> 
         choices: Sequence[str] = draft.extra.get("tz_choices", [])
         if given.value == "default":
             name = env.default_timezone
-        elif given.value.isdigit() and int(given.value) < len(choices):
+        elif given.value.isascii() and given.value.isdigit() and int(given.value) < len(choices):
             name = choices[int(given.value)]
         else:
             return Forged(draft)
