@@ -1,8 +1,9 @@
 """The educational content pack: schema, loading and validation.
 
 A pack is a folder of YAML files, each owned by one section (pack.yaml, sources.yaml,
-topics.yaml, snippets.yaml, rules.yaml). Files are read by their explicit names, so other
-files living in the same folder (questions, messages, red flags) are left to their own loaders.
+topics.yaml, snippets.yaml, rules.yaml, synonyms.yaml). Files are read by their explicit
+names, so other files living in the same folder (questions, messages, red flags) are left to
+their own loaders.
 
 Validation runs in two stages so that it can report every problem at once, each with its file
 and location: first each file is parsed and checked against its schema, then cross-file checks
@@ -30,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.domain.ask import normalise, phrase_key
 from bot.domain.checkin import Severity
 from bot.domain.snippets import render_snippet
 
@@ -50,6 +52,7 @@ SOURCES_FILE = "sources.yaml"
 TOPICS_FILE = "topics.yaml"
 SNIPPETS_FILE = "snippets.yaml"
 RULES_FILE = "rules.yaml"
+SYNONYMS_FILE = "synonyms.yaml"
 
 # Ids travel in Telegram callback data (64 bytes at most) and in the database.
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
@@ -197,6 +200,17 @@ class RulesFile(_Strict):
     rules: tuple[Rule, ...] = ()
 
 
+class Synonym(_Strict):
+    """Everyday words and phrases (`words`) that count as the pack's own words (`means`)."""
+
+    means: tuple[NonEmptyText, ...] = Field(min_length=1)
+    words: tuple[NonEmptyText, ...] = Field(min_length=1)
+
+
+class SynonymsFile(_Strict):
+    synonyms: tuple[Synonym, ...] = ()
+
+
 # --- The assembled pack ---------------------------------------------------------------------
 
 
@@ -223,6 +237,7 @@ class ContentPack(_Strict):
     topics: tuple[Topic, ...]
     snippets: tuple[Snippet, ...]
     rules: tuple[Rule, ...]
+    synonyms: tuple[Synonym, ...] = ()
 
     _snippets_by_id: dict[str, Snippet] = PrivateAttr(default_factory=dict)
     _topics_by_id: dict[str, Topic] = PrivateAttr(default_factory=dict)
@@ -574,12 +589,60 @@ def check_message_text(draft: PackDraft) -> Iterator[PackProblem]:
             )
 
 
+def _pack_vocabulary(draft: PackDraft) -> frozenset[str]:
+    """Every normalised word the snippets and topics use: what a synonym may point at."""
+    texts = [
+        text
+        for snippet in draft.get(SNIPPETS_FILE, SnippetsFile).model.snippets
+        for text in (snippet.title, snippet.body, snippet.try_this or "", *snippet.keywords)
+    ]
+    texts += [
+        text
+        for topic in draft.get(TOPICS_FILE, TopicsFile).model.topics
+        for text in (topic.label, *topic.keywords)
+    ]
+    return frozenset(token for text in texts for token in normalise(text))
+
+
+def check_synonyms(draft: PackDraft) -> Iterator[PackProblem]:
+    """A synonym must point at words the pack uses, and an everyday word means one thing."""
+    synonyms = draft.get(SYNONYMS_FILE, SynonymsFile)
+    vocabulary = _pack_vocabulary(draft)
+    first_entry: dict[tuple[str, ...], tuple[int, str]] = {}
+    for index, entry in enumerate(synonyms.model.synonyms):
+        for position, meaning in enumerate(entry.means):
+            unknown = [token for token in normalise(meaning) if token not in vocabulary]
+            if unknown or not normalise(meaning):
+                yield synonyms.problem(
+                    ("synonyms", index, "means", position),
+                    f"`{meaning}` does not occur in any snippet or topic, so this synonym "
+                    "could never help a question find one",
+                )
+        for position, word in enumerate(entry.words):
+            key = phrase_key(word)
+            if not key:
+                yield synonyms.problem(
+                    ("synonyms", index, "words", position), f"`{word}` has no letters or digits"
+                )
+                continue
+            earlier = first_entry.get(key)
+            if earlier is not None and earlier[0] != index:
+                yield synonyms.problem(
+                    ("synonyms", index, "words", position),
+                    f"`{word}` is already listed as `{earlier[1]}` in synonyms[{earlier[0]}]; "
+                    "an everyday word must mean one thing",
+                )
+            else:
+                first_entry.setdefault(key, (index, word))
+
+
 PACK_SECTIONS: tuple[PackSection, ...] = (
     PackSection(PACK_FILE, PackMeta),
     PackSection(SOURCES_FILE, SourcesFile),
     PackSection(TOPICS_FILE, TopicsFile),
     PackSection(SNIPPETS_FILE, SnippetsFile),
     PackSection(RULES_FILE, RulesFile),
+    PackSection(SYNONYMS_FILE, SynonymsFile),
 )
 
 _ALL_CONTENT = (SOURCES_FILE, TOPICS_FILE, SNIPPETS_FILE, RULES_FILE)
@@ -592,6 +655,7 @@ PACK_CHECKS: tuple[PackCheck, ...] = (
     PackCheck("topics have snippets", (TOPICS_FILE, SNIPPETS_FILE), check_topics_have_snippets),
     PackCheck("general tips", (SNIPPETS_FILE,), check_general_tips),
     PackCheck("message text", (SOURCES_FILE, SNIPPETS_FILE), check_message_text),
+    PackCheck("synonyms", (TOPICS_FILE, SNIPPETS_FILE, SYNONYMS_FILE), check_synonyms),
 )
 
 
@@ -687,6 +751,7 @@ def load_pack_texts(texts: Mapping[str, str | None], *, folder: str = "") -> Con
     articles = {article.id: article for article in sources.articles}
     guidance = {item.id: item for item in sources.guidance}
     entries = draft.get(SNIPPETS_FILE, SnippetsFile).model.snippets
+    synonyms = draft.get(SYNONYMS_FILE, SynonymsFile).model.synonyms
     return ContentPack(
         meta=meta,
         articles=sources.articles,
@@ -694,6 +759,7 @@ def load_pack_texts(texts: Mapping[str, str | None], *, folder: str = "") -> Con
         topics=draft.get(TOPICS_FILE, TopicsFile).model.topics,
         snippets=tuple(_assemble_snippet(entry, articles, guidance) for entry in entries),
         rules=draft.get(RULES_FILE, RulesFile).model.rules,
+        synonyms=synonyms,
     )
 
 

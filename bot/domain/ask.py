@@ -2,25 +2,37 @@
 
 Ranking is BM25 (rank_bm25's BM25Okapi) over each snippet's title, body, try-this line, topic
 labels and keywords. Text on both sides goes through the same light normalisation: casefold,
-punctuation stripped, a small stop-word list, everyday synonyms mapped onto the pack's words
-("coffee" also counts as "caffeine", "dehydrated" as "water" and "hydration"), and a crude
-suffix stemmer so "cramps", "cramping" and "cramp" meet.
+punctuation stripped, a small stop-word list and a crude suffix stemmer so "cramps", "cramping"
+and "cramp" meet. Questions are then widened with the pack's synonym table
+(content/synonyms.yaml): everyday words and phrases count as the pack's own words as well
+("a latte" also says caffeine and coffee, "pins and needles" tingling and numbness). The table
+is applied to questions only; snippets keep the words they were written with.
 
 BM25 scores alone do not separate "what's the weather?" from a real question well: a single
 rare word shared with a snippet ("hot weather") scores high. So a question is answered only
 when it also uses at least one of the pack's topic words (topic labels and keywords from
-topics.yaml, after the same normalisation) and the best score reaches MIN_SCORE; both were
+topics.yaml, after the same normalisation) and the best score reaches a floor; both were
 checked against tests/unit/ask_cases.yaml.
+
+Whether a free message is a question at all is read from more than a question mark
+(`read_message`): question words anywhere, requests ("pls", "tell me about"), and bare topic
+phrases ("b12 stuff", "booze and twitching"). A message that a check-in question would accept
+("2 coffees", "mild", "6 hours") is never read as a question, and a bare phrase or a statement
+is answered only when the content matches it well (a higher score floor), so "good morning" or
+"I slept badly" get the usual pointer instead of a snippet.
 """
 
 from __future__ import annotations
 
+import enum
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rank_bm25 import BM25Okapi
+
+from bot.domain import parsing
 
 if TYPE_CHECKING:
     from bot.contentpack import ContentPack, Snippet
@@ -29,11 +41,16 @@ if TYPE_CHECKING:
 # test set the weakest in-scope best score is about 2.5. The topic-word gate turns away every
 # out-of-scope question in the set; this floor is for a lone, weakly matching topic word.
 MIN_SCORE = 1.5
+# A message that may or may not be a question (a bare phrase, a statement about twitching) is
+# answered only above this score: a clear match, not a lone shared word.
+MAYBE_MIN_SCORE = 3.0
 # A second snippet is added only when it is nearly as relevant as the first.
 SECOND_RESULT_RATIO = 0.6
 # Title and keywords say what a snippet is about more densely than its body.
 TITLE_WEIGHT = 2
 KEYWORD_WEIGHT = 2
+# The longest everyday phrase in a synonym table that is looked for, in words.
+MAX_PHRASE_WORDS = 6
 
 # Common words that carry no topic; kept as text so the list stays readable.
 _STOPWORD_TEXT = """
@@ -47,93 +64,11 @@ _STOPWORD_TEXT = """
     which while who whom why will with would you your yours yourself ok okay please thanks
     thank hi hello hey tell know want need like lot lots bit kind sort way stuff im dont
     doesnt cause causes causing caused help helps make makes making bad good ever every many
-    often feel feeling
+    often feel feeling pls plz nah yeah yep lol cheers mate guys anyone somebody someone
+    actually literally basically then link connection connected come
 """
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
-# Everyday words -> the words the pack uses. Applied before stemming, added to the token.
-_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "coffee": ("caffeine",),
-    "coffees": ("caffeine",),
-    "espresso": ("caffeine", "coffee"),
-    "latte": ("caffeine", "coffee"),
-    "cappuccino": ("caffeine", "coffee"),
-    "tea": ("caffeine",),
-    "cola": ("caffeine",),
-    "redbull": ("caffeine", "energy"),
-    "caffeinated": ("caffeine",),
-    "dehydration": ("water", "hydration"),
-    "dehydrated": ("water", "hydration"),
-    "thirsty": ("water", "hydration"),
-    "hydrated": ("water", "hydration"),
-    "hydrate": ("water", "hydration"),
-    "fluids": ("water",),
-    "fluid": ("water",),
-    "salt": ("sodium",),
-    "salty": ("sodium",),
-    "electrolyte": ("electrolytes",),
-    "smoking": ("nicotine",),
-    "smoke": ("nicotine",),
-    "cigarette": ("nicotine",),
-    "cigarettes": ("nicotine",),
-    "vape": ("nicotine",),
-    "vaping": ("nicotine",),
-    "booze": ("alcohol",),
-    "beer": ("alcohol",),
-    "wine": ("alcohol",),
-    "tired": ("sleep", "tiredness"),
-    "exhausted": ("sleep", "tiredness"),
-    "fatigue": ("tiredness",),
-    "insomnia": ("sleep",),
-    "slept": ("sleep",),
-    "nap": ("sleep",),
-    "workout": ("exercise",),
-    "workouts": ("exercise",),
-    "gym": ("exercise",),
-    "running": ("exercise",),
-    "run": ("exercise",),
-    "training": ("exercise",),
-    "sport": ("exercise",),
-    "sports": ("exercise",),
-    "lifting": ("exercise",),
-    "medication": ("medicines",),
-    "medications": ("medicines",),
-    "meds": ("medicines",),
-    "drug": ("medicines",),
-    "drugs": ("medicines",),
-    "prescription": ("medicines",),
-    "steroids": ("corticosteroids",),
-    "prednisone": ("corticosteroids",),
-    "pills": ("supplements",),
-    "tablets": ("supplements",),
-    "vitamins": ("vitamin",),
-    "gp": ("doctor",),
-    "physician": ("doctor",),
-    "neurologist": ("doctor", "neurological"),
-    "bloodwork": ("blood", "test"),
-    "labs": ("blood", "test"),
-    "eat": ("food", "foods"),
-    "eating": ("food", "foods"),
-    "diet": ("food",),
-    "anxious": ("anxiety",),
-    "worried": ("worry", "anxiety"),
-    "worrying": ("worry", "anxiety"),
-    "nervous": ("anxiety",),
-    "panic": ("anxiety",),
-    "stressed": ("stress",),
-    "spasm": ("cramp",),
-    "spasms": ("cramp",),
-    "twitchy": ("twitch",),
-    "fasciculation": ("twitch",),
-    "fasciculations": ("twitch",),
-    "cobalamin": ("b12",),
-    "thiamine": ("b1",),
-    "pyridoxine": ("b6",),
-    "als": ("neurological", "serious"),
-    "mnd": ("neurological", "serious"),
-    "dangerous": ("serious", "harmless"),
-    "normal": ("harmless", "common"),
-}
 # "mg" is the symbol for magnesium, unless it follows a number (then it means milligrams).
 _MG_AS_MAGNESIUM = ("magnesium",)
 
@@ -145,6 +80,18 @@ _QUESTION_START = re.compile(
     r"is|are|was|were|should|would|will|may|might|any|is it|tell me|explain|i wonder|"
     r"wondering)\b"
 )
+# Asking, wherever it sits in the message ("eyelid jumping all week whats that about").
+_QUESTION_ANYWHERE = re.compile(
+    r"\b(?:what|whats|why|how|which|who|whose|whether|wonder|wondering|how come|or nah|"
+    r"or not|pls|plz|please|tell me|explain|any link|any connection|any tips|any advice|"
+    r"any ideas|difference|vs|versus|do i|should i|can i|could i|is it|is this|is that|"
+    r"are they|does it|does that)\b"
+    r"|\bright\s*$"
+)
+# A statement about oneself ("I slept badly") is not a question unless it connects to
+# twitching or to a fear about it; these are the normalised words that make that connection.
+_FIRST_PERSON = frozenset(("i", "im", "ive", "id", "ill", "my", "me", "mine", "myself"))
+_STATEMENT_CUES = frozenset(("twitch", "cramp", "als", "serious", "worry", "anxiety"))
 
 
 def _stem(token: str) -> str:
@@ -162,6 +109,8 @@ def _stem(token: str) -> str:
             token = token[: -len(suffix)]
             if len(token) > 2 and token[-1] == token[-2] and token[-1] not in "lsz":
                 token = token[:-1]
+            elif suffix == "ed" and token.endswith("i"):
+                token = token[:-1] + "y"  # worried -> worry, like worries -> worry
             break
     if token.endswith("e") and len(token) > 4:
         token = token[:-1]
@@ -175,19 +124,58 @@ def _words(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-def normalise(text: str) -> list[str]:
-    """Tokens for BM25: lowercase words minus stop words, plus synonyms, stemmed."""
+def phrase_key(phrase: str) -> tuple[str, ...]:
+    """How an everyday word or phrase is looked up: its stemmed words, stop words included."""
+    return tuple(_stem(word) for word in _words(phrase))
+
+
+Synonyms = Mapping[tuple[str, ...], tuple[str, ...]]
+NO_SYNONYMS: Synonyms = {}
+
+
+def synonym_table(entries: Iterable[tuple[Iterable[str], Iterable[str]]]) -> Synonyms:
+    """(everyday words, what they mean) pairs -> phrase key -> the pack tokens it adds."""
+    table: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for words, means in entries:
+        tokens = tuple(token for meaning in means for token in normalise(meaning))
+        for word in words:
+            key = phrase_key(word)
+            if key and len(key) <= MAX_PHRASE_WORDS:
+                table[key] = tuple(dict.fromkeys((*table.get(key, ()), *tokens)))
+    return table
+
+
+def normalise(text: str, synonyms: Synonyms = NO_SYNONYMS) -> list[str]:
+    """Tokens for BM25: lowercase words minus stop words, stemmed, plus what any everyday
+    word or phrase from `synonyms` stands for (the longest phrase wins)."""
+    words = _words(text)
+    stems = [_stem(word) for word in words]
     tokens: list[str] = []
-    previous = ""
-    for word in _words(text):
-        if word == "mg":
-            if not previous.isdigit():
-                tokens.extend(_MG_AS_MAGNESIUM)
-        elif word not in _STOPWORDS:
-            tokens.append(word)
-            tokens.extend(_SYNONYMS.get(word, ()))
-        previous = word
-    return [_stem(token) for token in tokens]
+    position = 0
+    while position < len(words):
+        word = words[position]
+        if word == "mg" and not (position and words[position - 1].isdigit()):
+            tokens.extend(_MG_AS_MAGNESIUM)
+            position += 1
+            continue
+        length = _longest_phrase(stems, position, synonyms)
+        covered = range(position, position + max(length, 1))
+        tokens += [stems[i] for i in covered if words[i] not in _STOPWORDS and words[i] != "mg"]
+        if length:
+            own = stems[position : position + length]
+            tokens += [token for token in synonyms[tuple(own)] if token not in own]
+        position = covered.stop
+    return tokens
+
+
+def _longest_phrase(stems: Sequence[str], start: int, synonyms: Synonyms) -> int:
+    """Length of the longest synonym phrase starting at `start`, or 0."""
+    if not synonyms:
+        return 0
+    for length in range(min(MAX_PHRASE_WORDS, len(stems) - start), 0, -1):
+        if tuple(stems[start : start + length]) in synonyms:
+            return length
+    return 0
 
 
 def _repeat(tokens: Sequence[str], times: int) -> list[str]:
@@ -217,11 +205,28 @@ class Answer:
     score: float
 
 
+class Reading(enum.Enum):
+    """How a free message (outside any open conversation) reads."""
+
+    QUESTION = "question"  # clearly asks: answer it, or say there is no answer
+    MAYBE = "maybe"  # a bare phrase or a statement: answer only a clear match
+    NOT_A_QUESTION = "not_a_question"  # a check-in answer, a command, "thanks"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a free message gets from the content: an answer, and how the message read."""
+
+    reading: Reading
+    answer: Answer | None = None
+
+
 class QuestionIndex:
     """A BM25 index over one content pack; build once per pack version."""
 
     def __init__(self, pack: ContentPack) -> None:
         self._snippets = pack.snippets
+        self._synonyms = synonym_table((entry.words, entry.means) for entry in pack.synonyms)
         self._bm25 = BM25Okapi([_document(pack, snippet) for snippet in pack.snippets])
         self._topic_words = frozenset(
             token
@@ -229,46 +234,101 @@ class QuestionIndex:
             for token in normalise(" ".join((topic.label, *topic.keywords)))
         )
 
+    def tokens(self, question: str) -> list[str]:
+        """The question as the index sees it: normalised and widened with the synonyms."""
+        return normalise(question, self._synonyms)
+
     def is_on_topic(self, question: str) -> bool:
         """Whether the question uses at least one of the pack's topic words."""
-        return not self._topic_words.isdisjoint(normalise(question))
+        return not self._topic_words.isdisjoint(self.tokens(question))
 
     def ranked(self, question: str) -> list[tuple[Snippet, float]]:
         """All snippets with their scores, best first (ties keep pack order)."""
-        tokens = normalise(question)
+        tokens = self.tokens(question)
         if not tokens:
             return [(snippet, 0.0) for snippet in self._snippets]
         scores: Iterable[float] = self._bm25.get_scores(tokens)
         pairs = list(zip(self._snippets, (float(score) for score in scores), strict=True))
         return sorted(pairs, key=lambda pair: -pair[1])
 
-    def ask(self, question: str, *, limit: int = 2) -> Answer | None:
+    def ask(self, question: str, *, limit: int = 2, min_score: float = MIN_SCORE) -> Answer | None:
         """Up to `limit` snippets answering the question, or None for "I don't have that one"."""
         if limit <= 0 or not self.is_on_topic(question):
             return None
         ranked = self.ranked(question)
-        if not ranked or ranked[0][1] < MIN_SCORE:
+        if not ranked or ranked[0][1] < min_score:
             return None
         best = ranked[0][1]
         chosen = [ranked[0][0]]
         chosen += [s for s, score in ranked[1:limit] if score >= best * SECOND_RESULT_RATIO]
         return Answer(snippets=tuple(chosen), score=best)
 
+    def reply(self, text: str) -> Reply:
+        """A free message read as a question (or not) and answered when it is one."""
+        reading = read_message(text, self.tokens)
+        if reading is Reading.NOT_A_QUESTION:
+            return Reply(reading)
+        floor = MIN_SCORE if reading is Reading.QUESTION else MAYBE_MIN_SCORE
+        return Reply(reading, self.ask(text, min_score=floor))
 
-def looks_like_question(text: str) -> bool:
-    """Whether a free message reads as a question worth answering from the content.
 
-    A question mark with at least two words, or a question opening ("what", "can", "is",
-    "tell me" ...) with at least three words. Short replies ("ok", "thanks", "6 hours") are not.
+# Check-in questions' parsers: a message one of them accepts is a (late) check-in answer.
+_CHECKIN_PARSERS: tuple[Callable[[str], object], ...] = (
+    parsing.parse_severity,
+    parsing.parse_locations,
+    parsing.parse_sleep_hours,
+    parsing.parse_caffeine,
+    parsing.parse_water_litres,
+    parsing.parse_yes_no,
+)
+
+
+def _is_checkin_answer(text: str) -> bool:
+    for parse in _CHECKIN_PARSERS:
+        try:
+            parse(text)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def read_message(text: str, tokens: Callable[[str], list[str]] = normalise) -> Reading:
+    """How a free message reads: a question, perhaps one, or not one.
+
+    A question: a question mark with at least two words, a question opening ("what", "can",
+    "tell me" ...) with at least three, or a question word or request anywhere ("whats that
+    about", "b12 stuff pls", "... or nah"). Not one: a command, or anything a check-in
+    question accepts ("2 coffees", "mild", "yes") without a question word. Perhaps one: a
+    phrase that does not speak about oneself ("booze and twitching", "als scared"), or a
+    statement that ties something to twitching or to a fear about it ("anxiety making my
+    muscles jump"); `tokens` (the index's normalisation) decides that tie.
     """
     stripped = text.strip()
     if not stripped or stripped.startswith("/"):
-        return False
-    word_count = len(_words(stripped))
-    if "?" in stripped:
-        return word_count >= 2
+        return Reading.NOT_A_QUESTION
+    words = _words(stripped)
+    if not words:
+        return Reading.NOT_A_QUESTION
+    lowered = " ".join(words)
+    asks = _QUESTION_ANYWHERE.search(lowered) is not None
+    if _is_checkin_answer(stripped) and not asks and "?" not in stripped:
+        return Reading.NOT_A_QUESTION
     opening = stripped.casefold().replace("’", "'")
-    return word_count >= 3 and _QUESTION_START.match(opening) is not None
+    if (
+        ("?" in stripped and len(words) >= 2)
+        or (len(words) >= 3 and _QUESTION_START.match(opening) is not None)
+        or (asks and len(words) >= 2)
+    ):
+        return Reading.QUESTION
+    if _FIRST_PERSON.isdisjoint(words) or not _STATEMENT_CUES.isdisjoint(tokens(stripped)):
+        return Reading.MAYBE
+    return Reading.NOT_A_QUESTION
+
+
+def looks_like_question(text: str) -> bool:
+    """Whether a free message clearly reads as a question (see `read_message`)."""
+    return read_message(text) is Reading.QUESTION
 
 
 # Words that, in a person's own message, point at a topic a rule can react to.

@@ -21,7 +21,7 @@ from bot.contentpack import Snippet
 from bot.db.models import Checkin, ConversationState, ProcessedUpdate, User
 from bot.db.session import SessionFactory
 from bot.domain import conversation as conv
-from bot.domain.ask import Answer, looks_like_question, topics_mentioned
+from bot.domain.ask import Answer, Reading, topics_mentioned
 from bot.domain.checkin import CheckinAnswers
 from bot.domain.timezones import zone_for
 from bot.domain.triage import assess_screen, screen_due
@@ -199,9 +199,7 @@ async def _drop_draft(session: AsyncSession, user_id: int) -> None:
 def plain_answer(content: ContentBundle, text: str) -> Answer | None:
     """The content's answer to a message outside any conversation, or None ("not sure").
     Shared with the blind-round scorer (benchmarks/triage_blind.py), so it measures this."""
-    if not looks_like_question(text):
-        return None
-    return content.index.ask(text)
+    return content.index.reply(text).answer
 
 
 def new_token() -> str:
@@ -346,11 +344,21 @@ class ConversationService:
                     session, user_id, draft, conv.Typed(text), pressed=False
                 )
                 return escalated(notice, result)
-            if looks_like_question(text):
-                answer = self._content.index.ask(text)
-                reply: Result = Answered(answer.snippets) if answer else Simple("no_answer")
-                return escalated(notice, reply)
-            return escalated(notice, None) if notice else Simple("no_conversation")
+            if found.tier is not None:
+                # Red flags come first, and an escalation-worthy message is never answered as a
+                # question: a snippet after a 🚨 would read as if the bot had an explanation.
+                return escalated(notice, None) if notice else Simple("no_conversation")
+            return self._reply_from_content(text)
+
+    def _reply_from_content(self, text: str) -> Result:
+        """A free message outside any conversation: a plain question answered from the pack;
+        a clear question without an answer says so; anything else gets the usual pointer."""
+        reply = self._content.index.reply(text)
+        if reply.answer is not None:
+            return Answered(reply.answer.snippets)
+        if reply.reading is Reading.QUESTION:
+            return Simple("no_answer")
+        return Simple("no_conversation")
 
     async def answer_press(self, user_id: int, update_id: int, data: str | None) -> Result:
         """A button press; stale and forged buttons change nothing."""

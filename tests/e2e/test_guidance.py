@@ -95,6 +95,34 @@ async def test_plain_questions_are_answered_from_the_content(
     assert "/checkin" in last_text(sandbox)
 
 
+async def test_plain_questions_without_a_question_mark_are_answered(
+    sandbox: SandboxServer, bot: BotRunner
+) -> None:
+    """Everyday wording reaches the content; late check-in answers and red flags do not."""
+    mark = sandbox.last_seq
+    await sandbox.exchange_text(USER, "b12 stuff pls")
+    [answer] = texts_since(sandbox, mark)[:1]
+    assert "B12" in answer and "Source:" in answer
+    mark = sandbox.last_seq
+    await sandbox.exchange_text(USER, "do i have als")
+    sent = texts_since(sandbox, mark)
+    assert sent[0].startswith("Worried it could be ALS or MND?")
+    assert "weakness that keeps getting worse" in sent[0] and "NHS" in sent[0]
+    assert not any("seizure" in text.casefold() for text in sent)
+    mark = sandbox.last_seq
+    await sandbox.exchange_text(USER, "2 coffees")
+    [pointer] = texts_since(sandbox, mark)
+    assert "/checkin" in pointer and "Source:" not in pointer
+    await onboard(sandbox)
+    mark = sandbox.last_seq
+    await sandbox.exchange_text(
+        USER, "is this als, my hand is getting weaker, I keep dropping things"
+    )
+    [escalation] = texts_since(sandbox, mark)
+    assert escalation.startswith("⚠️"), "a red flag is escalated, not answered as a question"
+    assert "Source:" not in escalation
+
+
 async def test_screen_flag_escalates_mid_checkin_without_losing_it(
     sandbox: SandboxServer, bot: BotRunner
 ) -> None:

@@ -18,6 +18,7 @@ from bot.contentpack import (
     SNIPPET_BODY_MAX_CHARS,
     SNIPPETS_FILE,
     SOURCES_FILE,
+    SYNONYMS_FILE,
     TELEGRAM_MESSAGE_MAX_CHARS,
     TOPICS_FILE,
     ContentPack,
@@ -81,7 +82,7 @@ def test_shipped_pack_has_no_problems() -> None:
 
 def test_shipped_pack_loads_with_version(pack: ContentPack) -> None:
     assert re.fullmatch(r"\d{4}\.\d{2}\.\d{2}-\d+", pack.version)
-    assert 35 <= len(pack.snippets) <= 50
+    assert 35 <= len(pack.snippets) <= 60
     assert len(pack.general_tips()) >= 8
 
 
@@ -252,6 +253,35 @@ def test_duplicate_snippet_id(pack_copy: Path) -> None:
     assert len(duplicates) == 1
     assert duplicates[0].location == "snippets[5].id"
     assert "first used at snippets[1]" in duplicates[0].message
+
+
+def test_synonym_pointing_at_a_word_the_pack_never_uses(pack_copy: Path) -> None:
+    _edit_yaml(
+        pack_copy,
+        SYNONYMS_FILE,
+        lambda d: d["synonyms"].append({"means": ["quinoa"], "words": ["keen-wah"]}),
+    )
+    problem = _only(check_pack(pack_copy))
+    assert problem.file.endswith(SYNONYMS_FILE)
+    assert problem.location.endswith(".means[0]") and problem.line is not None
+    assert "`quinoa` does not occur" in problem.message
+
+
+def test_everyday_word_listed_for_two_meanings(pack_copy: Path) -> None:
+    """ "Lattes" and "latte" are the same word once stemmed: one meaning only."""
+    _edit_yaml(
+        pack_copy,
+        SYNONYMS_FILE,
+        lambda d: d["synonyms"].append({"means": ["sleep"], "words": ["lattes"]}),
+    )
+    problem = _only(check_pack(pack_copy))
+    assert "`lattes` is already listed as `latte`" in problem.message
+
+
+def test_missing_synonyms_file(pack_copy: Path) -> None:
+    (pack_copy / SYNONYMS_FILE).unlink()
+    problem = _only(check_pack(pack_copy))
+    assert problem.file.endswith(SYNONYMS_FILE) and problem.message == "file is missing"
 
 
 def test_snippet_without_source(pack_copy: Path) -> None:
