@@ -96,6 +96,8 @@ _NOT_MODIFIED = (
 )
 _QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 _BLOCKED = "Forbidden: bot was blocked by the user"
+_MEDIA_KINDS = _words("photo sticker voice document location")
+_CAPTIONED_MEDIA_KINDS = _words("photo voice document")
 
 
 class ApiError(Exception):
@@ -153,6 +155,8 @@ class _ChatState:
     messages: dict[int, SentMessage] = field(default_factory=dict)
     files: dict[int, _StoredFile] = field(default_factory=dict)
     user_message_ids: set[int] = field(default_factory=set)
+    # Who sent each user message, so only its sender can edit it.
+    user_message_senders: dict[int, int] = field(default_factory=dict)
 
     def allocate_message_id(self) -> int:
         message_id = self.next_message_id
@@ -383,20 +387,86 @@ class SandboxServer:
         language_code: str = "en",
         chat_id: int | None = None,
         chat_title: str = "Sandbox group",
+        forwarded_from: int | str | None = None,
     ) -> dict[str, Any]:
-        """Queue a text message from the user (private chat unless ``chat_id`` names a group)."""
-        user = self._remember_user(user_id, first_name, language_code)
+        """Queue a text message from the user (private chat unless ``chat_id`` names a group).
+
+        ``forwarded_from`` makes it a forward: a user id (``MessageOriginUser``) or, for
+        someone who hides their account, a name (``MessageOriginHiddenUser``).
+        """
+        message = self._user_message(user_id, first_name, language_code, chat_id, chat_title)
+        message["text"] = text
+        command = _COMMAND_RE.match(text)
+        if command:
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_length(command.group(0))}
+            ]
+        if forwarded_from is not None:
+            message["forward_origin"] = self._forward_origin(forwarded_from)
+        return self._queue_update({"message": message})
+
+    def send_media(
+        self,
+        user_id: int,
+        kind: str,
+        *,
+        caption: str | None = None,
+        chat_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Queue a photo, sticker, voice message, document or location from the user."""
+        if kind not in _MEDIA_KINDS:
+            raise ValueError(f"media kind must be one of {sorted(_MEDIA_KINDS)}, not {kind!r}")
+        message = self._user_message(user_id, "Sam", "en", chat_id, "Sandbox group")
+        if kind == "location":
+            message["location"] = {"latitude": 52.52, "longitude": 13.405}
+        else:
+            number = self._next_file_number
+            self._next_file_number += 1
+            file_json: dict[str, Any] = {
+                "file_id": f"user-{kind}-{number}",
+                "file_unique_id": f"u{kind}{number}",
+            }
+            if kind == "photo":
+                message["photo"] = [{**file_json, "width": 640, "height": 480}]
+            elif kind == "sticker":
+                message["sticker"] = {
+                    **file_json,
+                    "type": "regular",
+                    "width": 512,
+                    "height": 512,
+                    "is_animated": False,
+                    "is_video": False,
+                }
+            elif kind == "voice":
+                message["voice"] = {**file_json, "duration": 3, "mime_type": "audio/ogg"}
+            else:
+                message["document"] = {
+                    **file_json,
+                    "file_name": "notes.pdf",
+                    "mime_type": "application/pdf",
+                }
+        if caption is not None:
+            if kind not in _CAPTIONED_MEDIA_KINDS:
+                raise ValueError(f"a {kind} has no caption")
+            message["caption"] = caption
+        return self._queue_update({"message": message})
+
+    def edit_text(
+        self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """Queue ``edited_message``: the user changed the text of one of their own messages."""
         target = user_id if chat_id is None else chat_id
         chat = self._chat(target)
-        if target < 0:
-            chat.chat["title"] = chat_title
-        message_id = chat.allocate_message_id()
-        chat.user_message_ids.add(message_id)
+        if chat.user_message_senders.get(message_id) != user_id:
+            raise LookupError(f"user {user_id} sent no message {message_id} in chat {target}")
+        user = self._users[user_id]
+        now = int(time.time())
         message: dict[str, Any] = {
             "message_id": message_id,
             "from": copy.deepcopy(user),
             "chat": copy.deepcopy(chat.chat),
-            "date": int(time.time()),
+            "date": now - 1,
+            "edit_date": now,
             "text": text,
         }
         command = _COMMAND_RE.match(text)
@@ -404,12 +474,46 @@ class SandboxServer:
             message["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_length(command.group(0))}
             ]
-        return self._queue_update({"message": message})
+        return self._queue_update({"edited_message": message})
 
-    def press_button(self, user_id: int, message_id: int, data: str) -> dict[str, Any]:
-        """Queue a callback query for ``message_id`` with any ``data`` (forged data included)."""
+    def _user_message(
+        self,
+        user_id: int,
+        first_name: str,
+        language_code: str,
+        chat_id: int | None,
+        chat_title: str,
+    ) -> dict[str, Any]:
+        """The common fields of a message the user sends, with a fresh message id."""
+        user = self._remember_user(user_id, first_name, language_code)
+        target = user_id if chat_id is None else chat_id
+        chat = self._chat(target)
+        if target < 0:
+            chat.chat["title"] = chat_title
+        message_id = chat.allocate_message_id()
+        chat.user_message_ids.add(message_id)
+        chat.user_message_senders[message_id] = user_id
+        return {
+            "message_id": message_id,
+            "from": copy.deepcopy(user),
+            "chat": copy.deepcopy(chat.chat),
+            "date": int(time.time()),
+        }
+
+    def _forward_origin(self, author: int | str) -> dict[str, Any]:
+        """Telegram's MessageOrigin for a forward of ``author``'s message."""
+        date = int(time.time()) - 3600
+        if isinstance(author, str):
+            return {"type": "hidden_user", "date": date, "sender_user_name": author}
+        return {"type": "user", "date": date, "sender_user": self._user_json(author)}
+
+    def press_button(
+        self, user_id: int, message_id: int, data: str, *, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """Queue a callback query for ``message_id`` with any ``data`` (forged data included),
+        on a message of the private chat or, with ``chat_id``, of a group."""
         user = self._users.get(user_id) or self._remember_user(user_id, "Sam", "en")
-        chat = self._chat(user_id)
+        chat = self._chat(user_id if chat_id is None else chat_id)
         message = chat.messages.get(message_id)
         if message is not None and not message.deleted:
             message_json = self._message_json(message)
@@ -422,7 +526,7 @@ class SandboxServer:
             "id": query_id,
             "from": copy.deepcopy(user),
             "message": message_json,
-            "chat_instance": str((user_id * 7919 + int(self.bot_user["id"])) % 10**18),
+            "chat_instance": str((int(chat.chat["id"]) * 7919 + int(self.bot_user["id"])) % 10**18),
             "data": data,
         }
         return self._queue_update({"callback_query": callback_query})
