@@ -29,7 +29,7 @@ from bot.services.conversations import Clock, ConversationService, utc_now
 from bot.services.maintenance import forget_old_updates
 from bot.services.records import RecordsService
 from bot.services.reminders import ReminderService
-from handlers import learn, private, records
+from handlers import gate, learn, private, records
 from handlers import reminders as reminder_handlers
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,10 @@ def build_application(settings: Settings, *, token: str, clock: Clock = utc_now)
 
 
 def register_handlers(application: BotApplication) -> None:
-    """Private chats get the check-in; groups get a pointer to the private chat."""
+    """The gate first (edits, forwards, groups, buttons outside the private chat), then the
+    private chat's handlers, then replies to what none of them takes (media, unknown
+    commands)."""
+    gate.register(application, private_commands=["start", *(name for name, _ in PRIVATE_COMMANDS)])
     private_chat = filters.ChatType.PRIVATE
     commands = {
         "start": private.start,
@@ -165,13 +168,18 @@ def register_handlers(application: BotApplication) -> None:
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & private_chat, private.text_message)
     )
-    application.add_handler(
-        CommandHandler(["start", "checkin"], private.group_message, filters=filters.ChatType.GROUPS)
-    )
     learn.register(application)
     application.add_error_handler(report_error)
     records.register(application)
     reminder_handlers.register(application)
+    # Last in group 0, so they only see what no command or text handler took.
+    application.add_handler(MessageHandler(private_chat & filters.COMMAND, private.unknown_command))
+    application.add_handler(
+        MessageHandler(
+            private_chat & filters.UpdateType.MESSAGE & ~filters.TEXT & ~filters.StatusUpdate.ALL,
+            private.media_message,
+        )
+    )
 
 
 async def report_error(update: object, context: BotContext) -> None:

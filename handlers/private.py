@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from telegram import Message, Update
+from telegram import Message, MessageOriginUser, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
@@ -219,6 +219,56 @@ async def _answer_quietly(action: object) -> None:
         log.debug("ignored edit failure: %s", error.message)
 
 
-async def group_message(update: Update, context: BotContext) -> None:
-    """Check-ins are private: point people in groups to a private chat."""
-    await _send(update, esc(context.deps.texts("private_only")))
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """A command the bot does not have: say so, and where the list is."""
+    await _send(update, esc(context.deps.texts("unknown_command")))
+
+
+async def media_message(update: Update, context: BotContext) -> None:
+    """A photo, sticker, voice message, file or location: never read as an answer and never
+    kept; its caption is still read for red flags. Mid-question, the question comes again."""
+    message = update.effective_message
+    if message is None:
+        return
+    user_id, update_id = _ids(update)
+    result = await context.deps.conversations.not_an_answer(
+        user_id, update_id, text=message.caption, written_by="self"
+    )
+    await _show_not_an_answer(update, context, result, lead="media_not_read")
+
+
+async def forwarded_message(update: Update, context: BotContext) -> None:
+    """A forward is someone's earlier words, not an answer or a command; red flags in it are
+    escalated — for the person who wrote it, unless that is the sender themselves."""
+    message = update.effective_message
+    if message is None:
+        return
+    user_id, update_id = _ids(update)
+    origin = message.forward_origin
+    own = isinstance(origin, MessageOriginUser) and origin.sender_user.id == user_id
+    result = await context.deps.conversations.not_an_answer(
+        user_id,
+        update_id,
+        text=message.text or message.caption,
+        written_by="self" if own else "someone_else",
+    )
+    await _show_not_an_answer(update, context, result, lead="forwarded_not_answer")
+
+
+async def _show_not_an_answer(
+    update: Update, context: BotContext, result: svc.Result, *, lead: str, escalated: bool = False
+) -> None:
+    """Escalation first; then the open question again, or (without one) a pointer to /help
+    unless an escalation already said everything."""
+    texts = context.deps.texts
+    match result:
+        case svc.Escalated(escalation=notice, then=then):
+            await _send(update, notice.text)
+            if then is not None:
+                await _show_not_an_answer(update, context, then, lead=lead, escalated=True)
+        case svc.NotAnAnswer(draft=None):
+            if not escalated:
+                await _send(update, esc(texts(f"{lead}_idle")))
+        case svc.NotAnAnswer(draft=conv.Draft() as draft):
+            rendered = _render_question(context, draft)
+            await _send(update, f"{esc(texts(lead))}\n\n{rendered.text}", rendered.keyboard)

@@ -446,14 +446,39 @@ _CONSULT_SAFETY_NET = (
     "fainting — call 112 (Europe), 911 (North America) or 999 (UK)."
 )
 _CANNOT_DIAGNOSE = "I'm a check-in helper and can't diagnose anything."
+# A forwarded message was written by someone else: the signs are theirs, and so is the
+# urgency — the person reading can call for them or check on them.
+_FORWARDED_EMERGENCY_ACTION = (
+    "<b>What to do now:</b> check on the person who wrote it right away. If they have these "
+    "signs now, or you can't reach them, call the emergency number where they are for them "
+    "— <b>112</b> in Europe, <b>911</b> in North America, <b>999</b> in the UK."
+)
+_FORWARDED_CONSULT_ACTION = (
+    "<b>What to do:</b> let the person who wrote it know that these signs are worth showing "
+    "a doctor or GP soon, in the next few days."
+)
+_FORWARDED_OWN_SIGNS = (
+    "If you wrote it yourself or have these signs too, the same goes for you. A forwarded "
+    "message is not taken as an answer to my questions."
+)
 
 
-def render_escalation(assessment: Assessment) -> str:
-    """The escalation message (Telegram HTML), calm and specific; ValueError when empty."""
+def render_escalation(assessment: Assessment, *, forwarded: bool = False) -> str:
+    """The escalation message (Telegram HTML), calm and specific; ValueError when empty.
+
+    `forwarded`: the text was forwarded, so it describes someone else — the message says what
+    to do for the person who wrote it, still starting with the tier's marker.
+    """
     tier = assessment.tier
     if tier is None:
         raise ValueError("nothing to escalate: the assessment has no findings")
-    reasons = "\n".join(f"• {html.escape(reason)}" for reason in _reasons(assessment))
+    wording = _about_the_writer if forwarded else str
+    reasons = "\n".join(f"• {html.escape(wording(reason))}" for reason in _reasons(assessment))
+    if forwarded:
+        message = "\n\n".join(_forwarded_parts(tier, reasons))
+        if len(message) > TELEGRAM_MESSAGE_LIMIT:
+            raise ValueError("escalation message is longer than Telegram allows")
+        return message
     if tier is Tier.EMERGENCY:
         parts = [
             f"{EMERGENCY_MARKER} <b>Please get medical help now.</b>",
@@ -475,6 +500,36 @@ def render_escalation(assessment: Assessment) -> str:
     if len(message) > TELEGRAM_MESSAGE_LIMIT:
         raise ValueError("escalation message is longer than Telegram allows")
     return message
+
+
+# Reasons are written to the person ("you mentioned …"); a forward was written by someone else.
+_WRITER_WORDING = (("you mentioned ", "it mentions "), ("you think ", "the writer thinks "))
+
+
+def _about_the_writer(reason: str) -> str:
+    for yours, theirs in _WRITER_WORDING:
+        if reason.startswith(yours):
+            return theirs + reason.removeprefix(yours)
+    return reason
+
+
+def _forwarded_parts(tier: Tier, reasons: str) -> list[str]:
+    if tier is Tier.EMERGENCY:
+        return [
+            f"{EMERGENCY_MARKER} <b>The message you forwarded describes signs that need "
+            "medical help now.</b>",
+            f"Why I'm saying this:\n{reasons}",
+            _FORWARDED_EMERGENCY_ACTION,
+            f"{_CANNOT_DIAGNOSE} {_FORWARDED_OWN_SIGNS}",
+        ]
+    return [
+        f"{CONSULT_MARKER} <b>The message you forwarded mentions signs worth a doctor's look "
+        "soon.</b>",
+        f"Why I'm saying this:\n{reasons}",
+        _FORWARDED_CONSULT_ACTION,
+        f"{_CANNOT_DIAGNOSE} {_FORWARDED_OWN_SIGNS}",
+        _CONSULT_SAFETY_NET,
+    ]
 
 
 def new_reasons_to_tell(

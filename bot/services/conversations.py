@@ -121,11 +121,28 @@ class Escalated:
 
 
 @dataclass(frozen=True)
+class NotAnAnswer:
+    """Media, a forward or an edit: never an answer. `draft` is the question still open."""
+
+    draft: conv.Draft | None
+
+
+@dataclass(frozen=True)
 class Duplicate:
     """This update was already processed; do nothing visible."""
 
 
-Result = Ask | CheckinSaved | SettingsSaved | Welcome | Simple | Answered | Escalated | Duplicate
+Result = (
+    Ask
+    | CheckinSaved
+    | SettingsSaved
+    | Welcome
+    | Simple
+    | Answered
+    | Escalated
+    | NotAnAnswer
+    | Duplicate
+)
 
 
 def escalated(notice: EscalationNotice | None, then: Result | None) -> Result:
@@ -359,6 +376,36 @@ class ConversationService:
         if reply.reading is Reading.QUESTION:
             return Simple("no_answer")
         return Simple("no_conversation")
+
+    async def not_an_answer(
+        self,
+        user_id: int,
+        update_id: int,
+        *,
+        text: str | None,
+        written_by: Literal["self", "someone_else"],
+    ) -> Result:
+        """A caption, a forward or an edit: never taken as an answer or a command, but its
+        words are still read for red flags. Someone else's signs are told, worded for them,
+        and not stored as this person's."""
+        found = scan_text(self._content.catalog, text) if text else None
+        async with self._sessions.begin() as session:
+            if not await claim_update(session, update_id):
+                return Duplicate()
+            notice = None
+            if found is not None and found.tier is not None:
+                own = written_by == "self"
+                user = await session.get(User, user_id)
+                notice = await escalate(
+                    session,
+                    user_id=user_id,
+                    assessment=found,
+                    origin="text",
+                    day=self.local_today(user.timezone if user else None),
+                    store=own and user is not None and user.consented_at is not None,
+                    forwarded=not own,
+                )
+            return escalated(notice, NotAnAnswer(await _load_draft(session, user_id)))
 
     async def answer_press(self, user_id: int, update_id: int, data: str | None) -> Result:
         """A button press; stale and forged buttons change nothing."""

@@ -73,8 +73,10 @@ async def escalate(
     origin: str,
     day: date,
     store: bool,
+    forwarded: bool = False,
 ) -> EscalationNotice | None:
-    """Tell what is new today (same reason at most once a day unless the tier rises)."""
+    """Tell what is new today (same reason at most once a day unless the tier rises);
+    `forwarded` words it for a message someone else wrote."""
     if assessment.tier is None:
         return None
     told = await told_today(session, user_id, day) if store else {}
@@ -95,7 +97,8 @@ async def escalate(
                 local_date=day,
             )
         )
-    return EscalationNotice(tier=tier, text=render_escalation(fresh), flag_ids=tuple(flags))
+    text = render_escalation(fresh, forwarded=forwarded)
+    return EscalationNotice(tier=tier, text=text, flag_ids=tuple(flags))
 
 
 async def recent_checkins(

@@ -747,6 +747,34 @@ def test_consult_message(catalog: RedFlagCatalog) -> None:
     assert "you mentioned numbness, tingling or pins and needles" in message
 
 
+def test_a_forwarded_emergency_is_worded_for_the_person_who_wrote_it(
+    catalog: RedFlagCatalog,
+) -> None:
+    message = render_escalation(scan_text(catalog, "I can't breathe"), forwarded=True)
+    assert message.startswith(EMERGENCY_MARKER)
+    assert "message you forwarded" in message and "person who wrote it" in message
+    assert "it mentions trouble breathing" in message and "you mentioned" not in message
+    for number in ("112", "911", "999"):
+        assert number in message
+    assert "If someone is with you" not in message
+
+
+def test_a_forwarded_consult_sign_is_worded_for_the_person_who_wrote_it(
+    catalog: RedFlagCatalog,
+) -> None:
+    message = render_escalation(assess_screen(catalog, ["numbness"]), forwarded=True)
+    assert message.startswith(CONSULT_MARKER) and not message.startswith(EMERGENCY_MARKER)
+    assert "person who wrote it" in message and "it mentions numbness" in message
+    assert "/report" not in message  # their check-ins are not the person's to report
+
+
+def test_every_flag_forwarded_at_once_still_fits_a_telegram_message(
+    catalog: RedFlagCatalog,
+) -> None:
+    everything = Assessment(tuple(Finding(flag, "e") for flag in catalog.flags.values()))
+    assert len(render_escalation(everything, forwarded=True)) <= TELEGRAM_MESSAGE_LIMIT
+
+
 def test_reasons_are_listed_once_and_escaped() -> None:
     flag = RedFlag(id="x", tier=Tier.CONSULT, reason="you said <b>this</b>", source="s")
     message = render_escalation(Assessment(findings=(Finding(flag, "a"), Finding(flag, "b"))))
