@@ -388,7 +388,12 @@ class ConversationService:
         """A caption, a forward or an edit: never taken as an answer or a command, but its
         words are still read for red flags. Someone else's signs are told, worded for them,
         and not stored as this person's."""
-        found = scan_text(self._content.catalog, text) if text else None
+        content = self._content
+        found = (
+            triage_message(content.catalog, text, content.opinion, content.thresholds).assessment
+            if text
+            else None
+        )
         async with self._sessions.begin() as session:
             if not await claim_update(session, update_id):
                 return Duplicate()
