@@ -13,7 +13,6 @@ Control (HTTP, loopback): POST /drive {"people": [...], "script": [...]} → {"l
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 import time
@@ -65,6 +64,19 @@ class ReplyWatcher:
         return time.perf_counter() - started
 
 
+async def stop_watching(watching: asyncio.Task[None]) -> None:
+    """Cancel the watcher and make sure it ends.
+
+    Python 3.11's `asyncio.wait_for` (under the sandbox's `wait_for_call`) returns normally
+    when it is cancelled just after the event it waits for fired, swallowing the
+    cancellation; a bot still sending makes that likely, and a single `cancel()` then left
+    the drive waiting for an hour. So cancel again until the watcher is done.
+    """
+    while not watching.done():
+        watching.cancel()
+        await asyncio.wait({watching}, timeout=0.05)
+
+
 async def drive(
     sandbox: SandboxServer, people: Sequence[int], script: Sequence[str]
 ) -> tuple[list[float], float]:
@@ -80,9 +92,7 @@ async def drive(
         per_person = await asyncio.gather(*(person(user_id) for user_id in people))
         elapsed = time.perf_counter() - started
     finally:
-        watching.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watching
+        await stop_watching(watching)
     return [latency for latencies in per_person for latency in latencies], elapsed
 
 
