@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     SmallInteger,
@@ -118,11 +119,11 @@ class SnippetView(Base):
     """Which snippet (and content version) a person was shown, to avoid repeats within a week."""
 
     __tablename__ = "snippet_views"
+    # One person's rows by date; the leading user_id serves user-only lookups too.
+    __table_args__ = (Index("ix_snippet_views_user_id_shown_on", "user_id", "shown_on"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
     snippet_id: Mapped[str] = mapped_column(String(64))
     content_version: Mapped[str] = mapped_column(String(32))
     shown_on: Mapped[date] = mapped_column(Date)
@@ -134,11 +135,11 @@ class Escalation(Base):
     """A red-flag escalation shown to a person: tier, reasons, sources, where it came from."""
 
     __tablename__ = "escalations"
+    # One person's rows by date; the leading user_id serves user-only lookups too.
+    __table_args__ = (Index("ix_escalations_user_id_local_date", "user_id", "local_date"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
     tier: Mapped[int] = mapped_column(SmallInteger)
     flag_ids: Mapped[list[str]] = mapped_column(JSON)
     reasons: Mapped[list[str]] = mapped_column(JSON)
