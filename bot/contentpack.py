@@ -121,6 +121,7 @@ class SnippetEntry(_Strict):
         Annotated[str, StringConstraints(min_length=1, max_length=TRY_THIS_MAX_CHARS)] | None
     ) = None
     source: Identifier
+    also_sources: tuple[Identifier, ...] = ()
     guidance: tuple[Identifier, ...] = ()
     general: bool = False
     keywords: tuple[NonEmptyText, ...] = ()
@@ -223,6 +224,7 @@ class Snippet(_Strict):
     body: str
     try_this: str | None
     source: Article
+    also_sources: tuple[Article, ...] = ()
     guidance: tuple[Guidance, ...] = ()
     general: bool = False
     keywords: tuple[str, ...] = ()
@@ -491,6 +493,13 @@ def check_snippet_references(draft: PackDraft) -> Iterator[PackProblem]:
                 f"snippet `{snippet.id}` names source `{snippet.source}`, "
                 "which is not an article in sources.yaml",
             )
+        for position, article_id in enumerate(snippet.also_sources):
+            if article_id not in article_ids or article_id == snippet.source:
+                yield snippets.problem(
+                    ("snippets", index, "also_sources", position),
+                    f"snippet `{snippet.id}` lists `{article_id}` under also_sources: it must be "
+                    "another article in sources.yaml than its `source`",
+                )
         for position, guidance_id in enumerate(snippet.guidance):
             if guidance_id not in guidance_ids:
                 yield snippets.problem(
@@ -672,6 +681,7 @@ def _assemble_snippet(
         body=entry.body,
         try_this=entry.try_this,
         source=articles[entry.source],
+        also_sources=tuple(articles[a] for a in entry.also_sources if a in articles),
         guidance=tuple(guidance[g] for g in entry.guidance if g in guidance),
         general=entry.general,
         keywords=entry.keywords,

@@ -30,7 +30,8 @@ HIGH_CAFFEINE_COFFEES = 3
 HIGH_CAFFEINE_MG = HIGH_CAFFEINE_COFFEES * MG_PER_COFFEE
 # Adults are generally advised to get at least 7 hours of sleep a night.
 SHORT_SLEEP_HOURS = 7.0
-# Below about 1.5 litres of drinking water a day is "little" for most adults.
+# Below about 1.5 litres of fluid a day (water and other drinks, as the check-in asks and as
+# the 6-8 glasses guidance counts) is "little" for most adults.
 LOW_WATER_LITRES = 1.5
 
 MIN_DAYS_EACH_SIDE = 3
@@ -122,8 +123,8 @@ _CAFFEINE_WITH = f"three or more coffees' worth of caffeine ({HIGH_CAFFEINE_MG} 
 _CAFFEINE_WITHOUT = f"less caffeine than that (under {HIGH_CAFFEINE_MG} mg)"
 _SLEEP_WITH = f"less than {SHORT_SLEEP_HOURS:g} hours of sleep the night before"
 _SLEEP_WITHOUT = f"{SHORT_SLEEP_HOURS:g} hours of sleep or more the night before"
-_WATER_WITH = f"less than {LOW_WATER_LITRES:g} litres of water"
-_WATER_WITHOUT = f"{LOW_WATER_LITRES:g} litres of water or more"
+_WATER_WITH = f"less than {LOW_WATER_LITRES:g} litres of water and other drinks"
+_WATER_WITHOUT = f"{LOW_WATER_LITRES:g} litres of drinks or more"
 
 # Which lags make sense:
 # - Caffeine acts within hours (half-life roughly 3-7 h), so the same day's twitching is the
@@ -175,7 +176,7 @@ FACTORS: tuple[Factor, ...] = (
     ),
     Factor(
         id="water_low",
-        label="Little water, same day",
+        label="Little to drink, same day",
         lag_days=0,
         predicate=_is_low_water,
         description=_WATER_WITH,
@@ -407,7 +408,7 @@ def weekly_summary_text(entries: Sequence[DayEntry], *, week_end: date) -> str:
         "On average: "
         f"{_number(fmean(e.sleep_hours for e in week))} h of sleep, "
         f"{round(fmean(e.caffeine_mg for e in week))} mg of caffeine, "
-        f"{_number(fmean(e.water_litres for e in week))} l of water a day."
+        f"{_number(fmean(e.water_litres for e in week))} l of water and other drinks a day."
     )
     twitching_days = [e for e in week if e.severity > Severity.NONE]
     if not twitching_days:

@@ -169,6 +169,8 @@ def render_snippet(snippet: Snippet) -> str:
         parts.append(f"<b>Try this:</b> {html.escape(snippet.try_this.strip())}")
     source = snippet.source
     source_line = f"Source: <i>{html.escape(source.title)}</i> ({html.escape(source.file)})"
+    for also in snippet.also_sources:
+        source_line += f"\nAlso from: <i>{html.escape(also.title)}</i> ({html.escape(also.file)})"
     for guidance in snippet.guidance:
         source_line += (
             f"\nGuidance: <i>{html.escape(guidance.title)}</i> — {html.escape(guidance.publisher)}"

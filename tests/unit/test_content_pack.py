@@ -167,6 +167,136 @@ def test_serum_magnesium_caveat_is_explained(pack: ContentPack) -> None:
     assert "normal" in body and "bones" in body
 
 
+def _body(pack: ContentPack, snippet_id: str) -> str:
+    return pack.snippet(snippet_id).body.casefold()
+
+
+def test_electrolyte_panel_names_what_a_standard_panel_measures(pack: ContentPack) -> None:
+    body = _body(pack, "electrolyte_panel")
+    assert all(word in body for word in ("sodium", "potassium", "chloride", "bicarbonate"))
+    assert "separate" in body and "calcium and magnesium" in body
+    assert "first check" not in body
+
+
+def test_vitamin_d_snippets_agree_on_how_sure_the_link_is(pack: ContentPack) -> None:
+    for snippet_id in ("vitamin_d_low_signs", "vitamin_d_calcium"):
+        body = _body(pack, snippet_id)
+        assert "recognised cause" not in body and "recognized cause" not in body
+        assert "debated" in body or "argued about" in body
+
+
+def test_exercise_twitches_drop_lactic_acid_and_usually_pass(pack: ContentPack) -> None:
+    snippet = pack.snippet("exercise_twitches")
+    assert "lactic" not in snippet.body.casefold()
+    assert "lactic acid" not in snippet.keywords
+    assert "usually passes" in snippet.body
+
+
+@pytest.mark.parametrize(
+    "snippet_id", ["severe_deficiency_signs", "calcium_low_signs", "calcium_contraction"]
+)
+def test_severe_signs_give_the_same_action_as_the_red_flag_tiers(
+    pack: ContentPack, snippet_id: str
+) -> None:
+    """Seizures and locked spasms are emergencies (112 / 999 / 911), as in redflags.yaml."""
+    body = _body(pack, snippet_id)
+    assert "seizure" in body and "lock" in body and "emergency" in body
+    assert all(number in body for number in ("112", "999", "911"))
+    assert "around the mouth" in body
+
+
+def test_irregular_heartbeat_action_matches_the_tiers(pack: ContentPack) -> None:
+    body = _body(pack, "severe_deficiency_signs")
+    assert "within days" in body
+    assert "chest pain, dizziness or fainting" in body
+
+
+def test_what_is_a_twitch_asks_to_look_back_at_check_in_not_to_watch_all_day(
+    pack: ContentPack,
+) -> None:
+    try_this = (pack.snippet("what_is_a_twitch").try_this or "").casefold()
+    assert try_this.startswith("at check-in, think back over the day")
+
+
+def test_food_or_pills_says_it_compares_magnesium(pack: ContentPack) -> None:
+    snippet = pack.snippet("food_or_pills")
+    assert "magnesium" in snippet.title.casefold() and "magnesium" in snippet.body.casefold()
+
+
+@pytest.mark.parametrize(
+    ("snippet_id", "guidance_id"),
+    [
+        ("anxiety_loop", "nhs_twitching"),
+        ("sleep_routine", "nhs_sleep"),
+        ("twitch_vs_cramp", "nhs_twitching"),
+        ("nicotine_stimulant", "nhs_stop_smoking"),
+        ("alcohol_and_magnesium", "nhs_twitching"),
+        ("electrolyte_panel", "medlineplus_electrolyte_panel"),
+        ("supplement_safety", "nhs_vitamins_minerals"),
+        ("vitamin_d_winter", "nhs_vitamins_minerals"),
+        ("fear_of_als", "nhs_twitching"),
+    ],
+)
+def test_advice_beyond_the_articles_cites_its_public_guidance(
+    pack: ContentPack, snippet_id: str, guidance_id: str
+) -> None:
+    snippet = pack.snippet(snippet_id)
+    assert guidance_id in {g.id for g in snippet.guidance}
+    rendered = render_snippet(snippet)
+    assert "Guidance: <i>" in rendered and "Source: <i>" in rendered
+
+
+@pytest.mark.parametrize(
+    ("snippet_id", "also"),
+    [
+        ("potassium_foods", {"nutritional_triggers", "mineral_deficiency"}),
+        ("other_b_vitamins", {"vitamin_deficiency"}),
+        ("alcohol_and_magnesium", {"mineral_deficiency"}),
+    ],
+)
+def test_facts_from_a_second_article_name_it(
+    pack: ContentPack, snippet_id: str, also: set[str]
+) -> None:
+    snippet = pack.snippet(snippet_id)
+    assert {article.id for article in snippet.also_sources} == also
+    rendered = render_snippet(snippet)
+    assert all(f"Also from: <i>{a.title}</i> ({a.file})" in rendered for a in snippet.also_sources)
+
+
+def test_supplement_safety_covers_kidneys_upper_limits_and_b6(pack: ContentPack) -> None:
+    body = _body(pack, "supplement_safety")
+    assert "kidney" in body and "400 mg" in body
+    assert "b6" in body and "10 mg" in body and "loss of feeling" in body
+
+
+def test_vitamin_d_in_winter(pack: ContentPack) -> None:
+    body = _body(pack, "vitamin_d_winter")
+    assert "october" in body and "10 micrograms" in body and "100 micrograms" in body
+
+
+def test_water_question_counts_what_the_fluid_guidance_counts(pack: ContentPack) -> None:
+    """The low-water rule cites guidance on all fluids, so the question asks about all drinks."""
+    questions = yaml.safe_load((CONTENT_DIR / "questions.yaml").read_text(encoding="utf-8"))
+    [water] = [q for q in questions["questions"] if q["id"] == "water"]
+    assert "other drinks" in water["text"]
+    low_water = next(rule for rule in pack.rules if rule.id == "low_water")
+    assert low_water.threshold_source is not None
+    assert "fluids_6_to_8_glasses" in low_water.threshold_source.guidance
+
+
+def test_also_sources_must_be_other_known_articles(pack_copy: Path) -> None:
+    def edit(data: dict[str, Any]) -> None:
+        first = data["snippets"][0]
+        first["also_sources"] = [first["source"], "no_such_article"]
+
+    _edit_yaml(pack_copy, SNIPPETS_FILE, edit)
+    problems = check_pack(pack_copy)
+    assert [p.location for p in problems] == [
+        "snippets[0].also_sources[0]",
+        "snippets[0].also_sources[1]",
+    ]
+
+
 def test_texts_fit_a_phone_screen_and_a_message(pack: ContentPack) -> None:
     for snippet in pack.snippets:
         assert len(snippet.body) <= SNIPPET_BODY_MAX_CHARS

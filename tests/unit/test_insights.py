@@ -201,7 +201,7 @@ def test_two_days_on_one_side_gives_no_pattern_and_says_how_many_more() -> None:
     # Water is one low-water day short; caffeine and sleep are each three days short.
     assert result.checkins_needed == 1
     water_sentence = next(s for s in result.not_enough if "litres of water" in s)
-    assert "less than 1.5 litres of water" in water_sentence
+    assert "less than 1.5 litres of water and other drinks" in water_sentence
     assert "2 so far, 1 more needed" in water_sentence
     text = format_insights(result)
     assert "At least 1 more check-in will be needed" in text
@@ -346,7 +346,7 @@ def test_weekly_summary_counts_only_the_last_seven_days() -> None:
     text = weekly_summary_text(entries, week_end=week_end)
 
     assert text.startswith("Your week, 6–12 March: 3 check-ins.")
-    assert "7 h of sleep, 200 mg of caffeine, 1.5 l of water a day" in text
+    assert "7 h of sleep, 200 mg of caffeine, 1.5 l of water and other drinks a day" in text
     assert "Twitching noted on 2 of 3 days: mild on 1 day, moderate on 1 day." in text
 
 
