@@ -22,7 +22,7 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from benchmarks.triage_blind import score_decisions
 from bot.domain.triage import load_catalog, read_message
-from bot.domain.triage_opinion import Label, Opinion, Thresholds, combine
+from bot.domain.triage_opinion import Label, Opinion, Thresholds, combine, model_applies
 from bot.paths import CONTENT_DIR
 from bot.triage_model import CORPUS_DIRNAME, load_corpus, load_variation, speller_of, train
 
@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reading = readings[i]
             decision = combine(
                 reading.assessment,
-                None if thresholds is None else opinion,
+                None if thresholds is None or not model_applies(examples[i].text) else opinion,
                 catalog=catalog,
                 thresholds=thresholds or Thresholds(),
                 rule_excluded=reading.excluded,

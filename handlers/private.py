@@ -40,6 +40,15 @@ async def _show(update: Update, context: BotContext, result: svc.Result) -> None
             await _send(update, notice.text)
             if then is not None:
                 await _show(update, context, then)
+        case svc.CheckAsked(check=check, token=token, then=then):
+            text, keyboard = render.check_question(texts, check, token)
+            await _send(update, text, keyboard)
+            if then is not None:
+                await _show(update, context, then)
+        case svc.Told(key=told, then=then):
+            await _send(update, esc(texts(told)))
+            if then is not None:
+                await _show(update, context, then)
         case svc.CheckinSaved(local_date=day, answers=answers, updated=updated, snippets=snippets):
             key = "checkin_updated" if updated else "checkin_saved"
             summary = render.checkin_summary(answers)

@@ -14,6 +14,7 @@ from bot.contentpack import Snippet
 from bot.domain import conversation as conv
 from bot.domain.checkin import CheckinAnswers, Location, Severity
 from bot.domain.snippets import render_snippet
+from bot.domain.triage_opinion import Check
 from bot.texts import Texts
 
 SEVERITY_WORDS = {
@@ -180,6 +181,19 @@ def settings_keyboard(texts: Texts) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def check_question(texts: Texts, check: Check, token: str) -> tuple[str, InlineKeyboardMarkup]:
+    """The uncertain-middle question with Yes/No buttons bound to its token."""
+    key = "check_now" if check is Check.NOW else "check_worse"
+    buttons = [
+        InlineKeyboardButton(texts(label), callback_data=conv.encode_callback(token, step, value))
+        for label, step, value in (
+            ("check_yes", conv.CHECK_STEP, conv.YES),
+            ("check_no", conv.CHECK_STEP, conv.NO),
+        )
+    ]
+    return esc(texts(key)), InlineKeyboardMarkup([buttons])
 
 
 def pressed_label(message: object, data: str | None) -> str | None:

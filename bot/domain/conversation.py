@@ -52,6 +52,15 @@ class Kind(enum.StrEnum):
     ONBOARDING = "onboarding"
     CHECKIN = "checkin"
     SETTINGS = "settings"
+    # Only an uncertain-middle question is pending (see triage_opinion.Check); no answers.
+    CHECK = "check"
+
+
+# Step name in the buttons of the uncertain-middle question, and the draft.extra key holding
+# the pending question ({"token", "check", "bystander"}) beside an open conversation.
+CHECK_STEP = "check"
+YES = "yes"
+NO = "no"
 
 
 class OptionModel(BaseModel):
@@ -143,6 +152,13 @@ class Draft:
 def start_onboarding(token: str) -> Draft:
     """Consent comes first: nothing about health is stored before it."""
     return Draft(kind=Kind.ONBOARDING, step="consent", token=token)
+
+
+def start_check(pending: Mapping[str, Any]) -> Draft:
+    """A pending uncertain-middle question with no other conversation open."""
+    return Draft(
+        kind=Kind.CHECK, step=CHECK_STEP, token=str(pending["token"]), extra={CHECK_STEP: pending}
+    )
 
 
 def start_settings(token: str, only: Literal["timezone", "reminder"]) -> Draft:

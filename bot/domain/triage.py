@@ -104,6 +104,15 @@ class ScreenOption:
 
 
 @dataclass(frozen=True)
+class BystanderText:
+    """The wording for someone else's emergency (Telegram HTML, from the content)."""
+
+    headline: str
+    action: str
+    closing: str
+
+
+@dataclass(frozen=True)
 class RedFlagCatalog:
     """The content pack's red flags, screen and compiled text rules."""
 
@@ -116,6 +125,7 @@ class RedFlagCatalog:
     replaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # tier -> the flag told when the learned opinion (not a rule) recognised a sign.
     learned_flags: Mapping[Tier, str] = field(default_factory=dict)
+    bystander: BystanderText | None = None
 
 
 # ----------------------------------------------------------------------------- loading
@@ -156,6 +166,14 @@ class _ScreenModel(BaseModel):
     options: list[_ScreenOptionModel] = Field(min_length=2)
 
 
+class _BystanderModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    headline: str = Field(min_length=3, max_length=120)
+    action: str = Field(min_length=3, max_length=800)
+    closing: str = Field(min_length=3, max_length=400)
+
+
 class _CatalogModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -163,6 +181,7 @@ class _CatalogModel(BaseModel):
     terms: dict[str, list[str]] = Field(default_factory=dict)
     flags: list[_FlagModel] = Field(min_length=1)
     screen: _ScreenModel
+    bystander: _BystanderModel
     context: ContextSpec
     durations: DurationSpec
     spelling: SpellingSpec
@@ -240,6 +259,7 @@ def catalog_from_data(data: Any) -> RedFlagCatalog:
         text_rules=text_rules,
         replaces={flag.id: tuple(flag.replaces) for flag in model.flags if flag.replaces},
         learned_flags={flag.tier: flag.id for flag in model.flags if flag.learned},
+        bystander=BystanderText(**model.bystander.model_dump()),
     )
 
 
@@ -463,9 +483,12 @@ _FORWARDED_OWN_SIGNS = (
 )
 
 
-def render_escalation(assessment: Assessment, *, forwarded: bool = False) -> str:
+def render_escalation(
+    assessment: Assessment, bystander: BystanderText | None = None, *, forwarded: bool = False
+) -> str:
     """The escalation message (Telegram HTML), calm and specific; ValueError when empty.
 
+    `bystander`: an emergency is someone else's, happening now — call for them now.
     `forwarded`: the text was forwarded, so it describes someone else — the message says what
     to do for the person who wrote it, still starting with the tier's marker.
     """
@@ -479,7 +502,14 @@ def render_escalation(assessment: Assessment, *, forwarded: bool = False) -> str
         if len(message) > TELEGRAM_MESSAGE_LIMIT:
             raise ValueError("escalation message is longer than Telegram allows")
         return message
-    if tier is Tier.EMERGENCY:
+    if tier is Tier.EMERGENCY and bystander is not None:
+        parts = [
+            f"{EMERGENCY_MARKER} <b>{html.escape(bystander.headline)}</b>",
+            f"Why I'm saying this:\n{reasons}",
+            bystander.action,
+            html.escape(bystander.closing),
+        ]
+    elif tier is Tier.EMERGENCY:
         parts = [
             f"{EMERGENCY_MARKER} <b>Please get medical help now.</b>",
             f"Why I'm saying this:\n{reasons}",

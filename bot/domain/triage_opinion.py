@@ -15,6 +15,7 @@ past) is overruled only when it is surer still, and everything in between is a q
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -51,6 +52,16 @@ class Opinion:
 
 
 Scorer = Callable[[str], Opinion]
+
+# Shorter messages are answers ("Berlin", "6.5", "2 coffees") or greetings: the model has
+# too little to go on, and the rules alone read them.
+MIN_WORDS_FOR_MODEL = 3
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def model_applies(text: str) -> bool:
+    """Whether the learned opinion is asked about this message at all."""
+    return len(_WORD.findall(text)) >= MIN_WORDS_FOR_MODEL
 
 
 class Check(enum.StrEnum):
@@ -161,7 +172,7 @@ def triage_message(
 ) -> Decision:
     """Rules first, then the model (when there is one) for what they did not settle."""
     reading = read_message(catalog, text)
-    opinion = scorer(text) if scorer is not None and text.strip() else None
+    opinion = scorer(text) if scorer is not None and model_applies(text) else None
     return combine(
         reading.assessment,
         opinion,

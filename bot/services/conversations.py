@@ -7,10 +7,11 @@ same transaction, so the same update delivered twice acts once.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,7 +26,7 @@ from bot.domain.ask import Answer, Reading, topics_mentioned
 from bot.domain.checkin import CheckinAnswers
 from bot.domain.timezones import zone_for
 from bot.domain.triage import assess_screen, screen_due
-from bot.domain.triage_opinion import triage_message
+from bot.domain.triage_opinion import Check, Decision, answer_check, triage_message
 from bot.services import reminders as reminder_schedule
 from bot.services.guidance import (
     EscalationNotice,
@@ -106,6 +107,24 @@ class Simple:
 
 
 @dataclass(frozen=True)
+class CheckAsked:
+    """The uncertain-middle question, with Yes/No buttons bound to `token`; shown before
+    whatever else the message produced (`then`, e.g. the open check-in question again)."""
+
+    check: Check
+    token: str
+    then: Result | None = None
+
+
+@dataclass(frozen=True)
+class Told:
+    """A fixed message (key of the content's messages), then whatever comes next."""
+
+    key: Literal["check_calm"]
+    then: Result | None = None
+
+
+@dataclass(frozen=True)
 class Answered:
     """A plain question answered from the content pack."""
 
@@ -141,8 +160,32 @@ Result = (
     | Answered
     | Escalated
     | NotAnAnswer
+    | CheckAsked
+    | Told
     | Duplicate
 )
+
+# Pending questions of people who have not consented live only in memory (nothing is stored
+# before consent); after a restart their buttons are answered as stale.
+MAX_UNSTORED_CHECKS = 10_000
+
+
+@dataclass(frozen=True)
+class PendingCheck:
+    """An uncertain-middle question waiting for its Yes/No."""
+
+    user_id: int
+    check: Check
+    bystander: bool
+
+    def as_extra(self, token: str) -> dict[str, Any]:
+        """The form kept in a stored conversation's extra."""
+        return {"token": token, "check": self.check.value, "bystander": self.bystander}
+
+    @staticmethod
+    def from_extra(user_id: int, extra: Mapping[str, Any]) -> PendingCheck:
+        """Back from a stored conversation's extra."""
+        return PendingCheck(user_id, Check(extra["check"]), bool(extra.get("bystander")))
 
 
 def escalated(notice: EscalationNotice | None, then: Result | None) -> Result:
@@ -219,6 +262,14 @@ def plain_answer(content: ContentBundle, text: str) -> Answer | None:
     return content.index.reply(text).answer
 
 
+def _keeping_check(old: conv.Draft | None, new: conv.Draft) -> conv.Draft:
+    """A new conversation keeps a pending uncertain-middle question of the old one."""
+    pending = old.extra.get(conv.CHECK_STEP) if old is not None else None
+    if not pending:
+        return new
+    return replace(new, extra={**new.extra, conv.CHECK_STEP: pending})
+
+
 def new_token() -> str:
     """Six lowercase hex characters binding buttons to one conversation."""
     return secrets.token_hex(3)
@@ -243,6 +294,7 @@ class ConversationService:
         self._questions = content.questions
         self._default_timezone = default_timezone
         self._clock = clock
+        self._unstored_checks: OrderedDict[str, PendingCheck] = OrderedDict()
 
     def _environment(self) -> conv.Environment:
         catalog = self._content.catalog
@@ -311,8 +363,14 @@ class ConversationService:
             weekly_screen = screen_due(
                 twitching_reported=False, last_screen_day=last_screen, today=today
             )
-            draft = conv.start_checkin(
-                new_token(), today, already_done=existing is not None, weekly_screen=weekly_screen
+            draft = _keeping_check(
+                draft,
+                conv.start_checkin(
+                    new_token(),
+                    today,
+                    already_done=existing is not None,
+                    weekly_screen=weekly_screen,
+                ),
             )
             await _save_draft(session, user_id, draft)
             summary = answers_from_row(existing) if existing else None
@@ -330,42 +388,73 @@ class ConversationService:
             return Simple("cancelled")
 
     async def answer_text(self, user_id: int, update_id: int, text: str) -> Result:
-        """A typed message: scanned for red flags, then the answer to the open question, or a
-        plain question answered from the content."""
+        """A typed message: scanned for red flags (rules and the learned opinion), then the
+        answer to the open question, or a plain question answered from the content. Thin
+        evidence gets the uncertain-middle question first instead of an escalation."""
         content = self._content
         decision = triage_message(content.catalog, text, content.opinion, content.thresholds)
         found = decision.assessment
         async with self._sessions.begin() as session:
             if not await claim_update(session, update_id):
                 return Duplicate()
+            user = None
+            if found.tier is not None or decision.check is not None:
+                user = await session.get(User, user_id)
+            consented = user is not None and user.consented_at is not None
             notice = None
             if found.tier is not None:
-                user = await session.get(User, user_id)
                 notice = await escalate(
                     session,
                     user_id=user_id,
                     assessment=found,
                     origin="text",
                     day=self.local_today(user.timezone if user else None),
-                    store=user is not None and user.consented_at is not None,
+                    store=consented,
+                    bystander=content.catalog.bystander if decision.bystander else None,
                 )
             draft = await _load_draft(session, user_id)
-            if draft is not None:
-                mentioned = topics_mentioned(text)
-                if draft.kind is conv.Kind.CHECKIN and mentioned:
-                    known = set(draft.extra.get("mentions", []))
-                    extra = {**draft.extra, "mentions": sorted(known | mentioned)}
-                    draft = replace(draft, extra=extra)
-                    await _save_draft(session, user_id, draft)
-                result = await self._advance(
-                    session, user_id, draft, conv.Typed(text), pressed=False
-                )
-                return escalated(notice, result)
-            if found.tier is not None:
-                # Red flags come first, and an escalation-worthy message is never answered as a
-                # question: a snippet after a 🚨 would read as if the bot had an explanation.
-                return escalated(notice, None) if notice else Simple("no_conversation")
-            return self._reply_from_content(text)
+            token = None
+            if decision.check is not None:
+                token, draft = await self._ask_check(session, user_id, draft, decision, consented)
+            asking = decision.check is not None
+            result = await self._reply_to_text(
+                session, user_id, draft, text, notice, asking=asking, flagged=found.tier is not None
+            )
+            if decision.check is not None and token is not None:
+                return CheckAsked(check=decision.check, token=token, then=result)
+            if result is None:
+                raise AssertionError("a message always gets a reply")
+            return result
+
+    async def _reply_to_text(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        draft: conv.Draft | None,
+        text: str,
+        notice: EscalationNotice | None,
+        *,
+        asking: bool,
+        flagged: bool,
+    ) -> Result | None:
+        """The reply after any escalation: the open question's answer, or a plain answer.
+        None when the uncertain-middle question being asked is the whole reply."""
+        if draft is not None and draft.kind is not conv.Kind.CHECK:
+            mentioned = topics_mentioned(text)
+            if draft.kind is conv.Kind.CHECKIN and mentioned:
+                known = set(draft.extra.get("mentions", []))
+                extra = {**draft.extra, "mentions": sorted(known | mentioned)}
+                draft = replace(draft, extra=extra)
+                await _save_draft(session, user_id, draft)
+            result = await self._advance(session, user_id, draft, conv.Typed(text), pressed=False)
+            return escalated(notice, result)
+        if flagged:
+            # Red flags come first, and an escalation-worthy message is never answered as a
+            # question: a snippet after a 🚨 would read as if the bot had an explanation.
+            return escalated(notice, None) if notice else Simple("no_conversation")
+        if asking:
+            return None
+        return self._reply_from_content(text)
 
     def _reply_from_content(self, text: str) -> Result:
         """A free message outside any conversation: a plain question answered from the pack;
@@ -410,7 +499,84 @@ class ConversationService:
                     store=own and user is not None and user.consented_at is not None,
                     forwarded=not own,
                 )
-            return escalated(notice, NotAnAnswer(await _load_draft(session, user_id)))
+            draft = await _load_draft(session, user_id)
+            if draft is not None and draft.kind is conv.Kind.CHECK:
+                draft = None  # only a pending Yes/No question: no question to show again
+            return escalated(notice, NotAnAnswer(draft))
+
+    async def _ask_check(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        draft: conv.Draft | None,
+        decision: Decision,
+        consented: bool,
+    ) -> tuple[str, conv.Draft | None]:
+        """Remember the pending question under a fresh token: beside the open conversation
+        for people who consented, only in memory for everyone else."""
+        if decision.check is None:
+            raise ValueError("no question to ask")
+        token = new_token()
+        pending = PendingCheck(user_id, decision.check, decision.bystander)
+        if not consented:
+            self._unstored_checks[token] = pending
+            while len(self._unstored_checks) > MAX_UNSTORED_CHECKS:
+                self._unstored_checks.popitem(last=False)
+            return token, draft
+        if draft is None or draft.kind is conv.Kind.CHECK:
+            draft = conv.start_check(pending.as_extra(token))
+        else:
+            draft = replace(draft, extra={**draft.extra, conv.CHECK_STEP: pending.as_extra(token)})
+        await _save_draft(session, user_id, draft)
+        return token, draft
+
+    async def _answer_check(
+        self, session: AsyncSession, user_id: int, reference: conv.CallbackRef
+    ) -> Result:
+        """Yes/No to the uncertain-middle question decides the tier; the open conversation
+        (if any) is shown again so nothing is lost."""
+        draft = await _load_draft(session, user_id)
+        stored = draft.extra.get(conv.CHECK_STEP) if draft is not None else None
+        then: Result | None = None
+        consented = False
+        if draft is not None and stored and stored.get("token") == reference.token:
+            if reference.value not in {conv.YES, conv.NO}:
+                return Simple("forged_button")
+            pending = PendingCheck.from_extra(user_id, stored)
+            consented = True
+            if draft.kind is conv.Kind.CHECK:
+                await _drop_draft(session, user_id)
+            else:
+                extra = {k: v for k, v in draft.extra.items() if k != conv.CHECK_STEP}
+                draft = replace(draft, extra=extra)
+                await _save_draft(session, user_id, draft)
+                then = Ask(draft, resumed=True)
+        else:
+            found = self._unstored_checks.get(reference.token)
+            if found is None or found.user_id != user_id:
+                return Simple("stale_button")
+            if reference.value not in {conv.YES, conv.NO}:
+                return Simple("forged_button")
+            pending = self._unstored_checks.pop(reference.token)
+            if draft is not None and draft.kind is not conv.Kind.CHECK:
+                then = Ask(draft, resumed=True)
+        catalog = self._content.catalog
+        assessment = answer_check(catalog, pending.check, yes=reference.value == conv.YES)
+        if assessment.tier is None:
+            return Told("check_calm", then)
+        user = await session.get(User, user_id) if consented else None
+        notice = await escalate(
+            session,
+            user_id=user_id,
+            assessment=assessment,
+            origin="check",
+            day=self.local_today(user.timezone if user else None),
+            store=consented,
+            bystander=catalog.bystander if pending.bystander else None,
+        )
+        if notice is None:  # already told today at this tier
+            return Told("check_calm", then)
+        return Escalated(notice, then)
 
     async def answer_press(self, user_id: int, update_id: int, data: str | None) -> Result:
         """A button press; stale and forged buttons change nothing."""
@@ -420,6 +586,8 @@ class ConversationService:
                 return Duplicate()
             if reference is None:
                 return Simple("forged_button")
+            if reference.step == conv.CHECK_STEP:
+                return await self._answer_check(session, user_id, reference)
             draft = await _load_draft(session, user_id)
             if draft is None or draft.token != reference.token:
                 return Simple("stale_button")

@@ -20,6 +20,7 @@ from bot.domain.checkin import Caffeine, CheckinAnswers, Location, Severity
 from bot.domain.snippets import DayAnswers, MatchContext, choose_for_checkin
 from bot.domain.triage import (
     Assessment,
+    BystanderText,
     DayRecord,
     RedFlagCatalog,
     Tier,
@@ -74,11 +75,19 @@ async def escalate(
     day: date,
     store: bool,
     forwarded: bool = False,
+    bystander: BystanderText | None = None,
 ) -> EscalationNotice | None:
     """Tell what is new today (same reason at most once a day unless the tier rises);
-    `forwarded` words it for a message someone else wrote."""
+    `forwarded` words it for a message someone else wrote.
+
+    With `bystander` wording, the emergency is someone else's: it is always told, worded for
+    the person helping, and never stored (it is not the writer's health)."""
     if assessment.tier is None:
         return None
+    if bystander is not None and not forwarded and assessment.tier is Tier.EMERGENCY:
+        flag_ids = tuple(dict.fromkeys(finding.flag.id for finding in assessment.findings))
+        text = render_escalation(assessment, bystander)
+        return EscalationNotice(tier=Tier.EMERGENCY, text=text, flag_ids=flag_ids)
     told = await told_today(session, user_id, day) if store else {}
     fresh = new_reasons_to_tell(assessment, told)
     tier = fresh.tier
