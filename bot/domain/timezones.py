@@ -509,6 +509,33 @@ def resolve_timezone(text: str, now_utc: datetime) -> list[TimezoneChoice]:
     return [_choice(name, now) for name in names[:MAX_CHOICES]]
 
 
+def timezone_setting_name(text: str) -> str:
+    """The stored name for a configured timezone, read as the chat reads a typed answer.
+
+    A setting has nobody to pick from choices and no "now" to compare a clock time with, so
+    it takes a zone name, a place or an offset that means exactly one zone; anything else is
+    a ValueError that says what to write instead.
+    """
+    stripped = text.strip()
+    if is_valid_zone_name(stripped):
+        return stripped
+    try:
+        normal = normalized_text(stripped)
+    except AnswerError:
+        normal = ""
+    names = (_fixed_offset_names(normal) or _place_names(normal)) if normal else []
+    if len(names) == 1:
+        return names[0]
+    if names:
+        raise ValueError(
+            f"timezone {text!r} could mean {', '.join(names[:MAX_CHOICES])}: set one of those"
+        )
+    raise ValueError(
+        f"unknown timezone {text!r}: use an IANA name such as Europe/Berlin, a city such as "
+        "Berlin, or an offset such as UTC+2"
+    )
+
+
 def _choice(name: str, now: datetime) -> TimezoneChoice:
     local = now.astimezone(zone_for(name))
     fixed = name == UTC_NAME or _FIXED_NAME.fullmatch(name) is not None

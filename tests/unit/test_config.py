@@ -113,10 +113,37 @@ def test_the_environment_wins_over_dot_env(monkeypatch: pytest.MonkeyPatch, tmp_
     assert Settings().default_timezone == "Europe/Paris"
 
 
-@pytest.mark.parametrize("zone", ["Mars/Olympus", "Berlin", "", "UTC+2"])
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("Berlin", "Europe/Berlin"),
+        ("berlin", "Europe/Berlin"),
+        ("New York", "America/New_York"),
+        ("UTC+2", "UTC+02:00"),
+        ("GMT-3", "UTC-03:00"),
+        ("Europe/Lisbon", "Europe/Lisbon"),
+        ("UTC", "UTC"),
+    ],
+)
+def test_default_timezone_takes_what_the_chat_takes(
+    monkeypatch: pytest.MonkeyPatch, typed: str, stored: str
+) -> None:
+    monkeypatch.setenv("DEFAULT_TIMEZONE", typed)
+    assert Settings().default_timezone == stored
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "", "nowhere at all", "UTC+25", "14:30"])
 def test_unknown_default_timezone_is_refused(monkeypatch: pytest.MonkeyPatch, zone: str) -> None:
     monkeypatch.setenv("DEFAULT_TIMEZONE", zone)
-    with pytest.raises(ValidationError, match="default_timezone"):
+    with pytest.raises(ValidationError, match="default_timezone") as caught:
+        Settings()
+    assert "unknown timezone" in str(caught.value)
+    assert "Europe/Berlin" in str(caught.value)  # says what to write instead
+
+
+def test_an_ambiguous_default_timezone_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFAULT_TIMEZONE", "CST")
+    with pytest.raises(ValidationError, match="America/Chicago, Asia/Shanghai"):
         Settings()
 
 
