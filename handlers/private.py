@@ -8,6 +8,7 @@ from typing import Literal
 from telegram import Message, MessageOriginUser, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
+from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
 from bot.domain import conversation as conv
@@ -18,6 +19,14 @@ from handlers.render import esc
 from handlers.render import send_html as _send
 
 log = logging.getLogger(__name__)
+
+
+async def without_sender(update: Update, _context: BotContext) -> None:
+    """Stop updates that name no person (a message without ``from``, a channel-style post):
+    every handler works on someone's own data, so there is nobody to answer or store for."""
+    if update.effective_user is None:
+        log.debug("update %s has no sender: ignored", update.update_id)
+        raise ApplicationHandlerStop
 
 
 def _ids(update: Update) -> tuple[int, int]:

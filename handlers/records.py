@@ -23,6 +23,7 @@ from telegram.ext import (
 
 from bot.context import BotApplication, BotContext, Deps
 from bot.domain.insights import MONTH_NAMES, day_month, format_insights
+from bot.domain.parsing import parse_whole_number
 from bot.reports.chart import render_chart_png_async
 from bot.reports.pdf import render_report_pdf_async
 from bot.services import records as svc
@@ -185,10 +186,8 @@ def parse_report_weeks(args: list[str] | None) -> int | None:
     """ "/report" → 4, "/report 8" → 8; None for anything else (out of range included)."""
     if not args:
         return svc.DEFAULT_REPORT_WEEKS
-    if len(args) != 1 or not args[0].isdigit():
-        return None
-    weeks = int(args[0])
-    return weeks if 1 <= weeks <= svc.MAX_REPORT_WEEKS else None
+    weeks = parse_whole_number(args[0]) if len(args) == 1 else None
+    return weeks if weeks is not None and 1 <= weeks <= svc.MAX_REPORT_WEEKS else None
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -381,10 +380,11 @@ async def _press_history(
     query = update.callback_query
     assert query is not None
     deps = context.deps
-    if not rest.isdigit() or int(rest) > svc.MAX_HISTORY_PAGE:
+    number = parse_whole_number(rest)
+    if number is None or number > svc.MAX_HISTORY_PAGE:
         await query.answer(deps.texts("records_forged_button"))
         return
-    page = await deps.records.history(_user_id(update), int(rest))
+    page = await deps.records.history(_user_id(update), number)
     if isinstance(page, svc.NeedsOnboarding):
         await query.answer(deps.texts("records_needs_onboarding"))
         return
@@ -408,8 +408,8 @@ async def _press_delete(
     choice, _, issued = rest.partition("|")
     if choice == DELETE_NO and not issued:
         text = deps.texts("records_delete_kept")
-    elif choice == DELETE_YES and issued.isdigit():
-        age = deps.clock().timestamp() - int(issued)
+    elif choice == DELETE_YES and (issued_at := parse_whole_number(issued)) is not None:
+        age = deps.clock().timestamp() - issued_at
         if not 0 <= age <= DELETE_CONFIRMATION_SECONDS:
             text = deps.texts("records_delete_expired")
         else:
@@ -436,12 +436,10 @@ async def _press_summary(
     query = update.callback_query
     assert query is not None
     deps = context.deps
-    weekday: int | None
+    weekday = parse_whole_number(rest)
     if rest == SUMMARY_OFF:
         weekday = None
-    elif rest.isdigit() and int(rest) < len(WEEKDAYS):
-        weekday = int(rest)
-    else:
+    elif weekday is None or weekday >= len(WEEKDAYS):
         await query.answer(deps.texts("records_forged_button"))
         return
     result = await deps.records.set_summary_day(_user_id(update), update.update_id, weekday)

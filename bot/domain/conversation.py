@@ -35,6 +35,7 @@ from bot.domain.parsing import (
     parse_severity,
     parse_sleep_hours,
     parse_water_litres,
+    parse_whole_number,
     parse_yes_no,
 )
 from bot.domain.timezones import resolve_timezone
@@ -444,10 +445,11 @@ def _answer_screen(draft: Draft, given: Typed | Pressed, env: Environment) -> Ou
 def _answer_timezone(draft: Draft, given: Typed | Pressed, env: Environment) -> Outcome:
     if isinstance(given, Pressed):
         choices: Sequence[str] = draft.extra.get("tz_choices", [])
+        index = parse_whole_number(given.value)
         if given.value == "default":
             name = env.default_timezone
-        elif given.value.isascii() and given.value.isdigit() and int(given.value) < len(choices):
-            name = choices[int(given.value)]
+        elif index is not None and index < len(choices):
+            name = choices[index]
         else:
             return Forged(draft)
         return _move_on(draft.with_answer("timezone", name))

@@ -130,6 +130,20 @@ def normalized_text(text: str) -> str:
 _FRACTION_CHARACTER = re.compile(r"(\d*)\s*([½¼¾])")
 
 
+MAX_WHOLE_NUMBER_DIGITS = 6
+
+
+def parse_whole_number(text: str) -> int | None:
+    """A non-negative whole number written in decimal digits (ASCII or "٣"), else None.
+
+    Command arguments and button data go through here instead of ``str.isdigit``, which also
+    accepts superscripts ("²") that ``int`` then refuses with a ValueError.
+    """
+    if not 1 <= len(text) <= MAX_WHOLE_NUMBER_DIGITS or not text.isdecimal():
+        return None
+    return int(text)
+
+
 def _spell_fraction(match: re.Match[str]) -> str:
     whole = Decimal(match.group(1) or 0)
     return f" {whole + _VULGAR_FRACTIONS[match.group(2)]} "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -112,6 +113,23 @@ class ReportData:
     flags: Sequence[FlagEvent]
     insights: InsightsResult
     generated_at: datetime
+
+
+# A first name on Telegram is at most 64 characters, but updates can carry anything: a longer
+# label would not fit the header cell, and a page-high cell makes reportlab give up.
+MAX_PERSON_LABEL_LENGTH = 64
+
+
+def person_label_for_print(label: str) -> str:
+    """One line of at most MAX_PERSON_LABEL_LENGTH characters: whitespace runs and control
+    characters become single spaces, and a cut-off label ends in "…"."""
+    printable = "".join(
+        character if unicodedata.category(character)[0] != "C" else " " for character in label
+    )
+    line = " ".join(printable.split())
+    if len(line) <= MAX_PERSON_LABEL_LENGTH:
+        return line
+    return line[: MAX_PERSON_LABEL_LENGTH - 1].rstrip() + "…"
 
 
 def _ensure_fallback_font() -> None:
@@ -346,7 +364,7 @@ def render_report_pdf(data: ReportData, *, compress: bool = True) -> bytes:
     styles = _Styles()
     generated = _local(data.generated_at, zone)
     header_rows = [
-        ["Person", data.person_label],
+        ["Person", person_label_for_print(data.person_label)],
         ["Period", f"{data.period_start.isoformat()} to {data.period_end.isoformat()}"],
         ["Timezone", data.timezone],
         ["Generated", generated.strftime("%Y-%m-%d %H:%M")],

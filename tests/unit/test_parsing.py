@@ -34,6 +34,7 @@ from bot.domain.parsing import (
     parse_severity,
     parse_sleep_hours,
     parse_water_litres,
+    parse_whole_number,
     parse_yes_no,
 )
 
@@ -739,3 +740,24 @@ def test_negative_numbers_are_never_accepted(number: int) -> None:
 def test_unicode_digits_read_like_ascii(digits: str, litres: int) -> None:
     localised = "".join(digits[int(character)] for character in str(litres))
     assert parse_water_litres(f"{localised} l") == parse_water_litres(f"{litres} l")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("0", 0), ("8", 8), ("26", 26), ("٣", 3), ("123456", 123456)],
+)
+def test_whole_numbers(text: str, expected: int) -> None:
+    assert parse_whole_number(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "²", "³²", "1²", "⁴", "①", "-1", "+2", " 2", "2.0", "1_000", "1234567"]
+)
+def test_not_whole_numbers_are_none_never_an_error(text: str) -> None:
+    assert parse_whole_number(text) is None
+
+
+@given(st.text(max_size=8))
+def test_whole_number_never_raises(text: str) -> None:
+    result = parse_whole_number(text)
+    assert result is None or result >= 0

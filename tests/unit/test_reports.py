@@ -229,3 +229,29 @@ async def test_report_async_renders_in_a_worker_thread(monkeypatch: pytest.Monke
     assert assert_well_formed_pdf(document) == 3
     assert threads
     assert threads[0] != threading.get_ident()
+
+
+def test_a_ten_thousand_character_name_is_cut_to_one_line() -> None:
+    document = render_report_pdf(report_data(person_label="Alexandra " * 1000), compress=False)
+    assert assert_well_formed_pdf(document) == 3
+    assert b"Alexandra Alexandra" in document
+
+
+@pytest.mark.parametrize(
+    ("given", "printed"),
+    [
+        ("Alex", "Alex"),
+        ("  Alex \n\t Kim ", "Alex Kim"),
+        ("Al\x00ex\u202e", "Al ex"),
+        ("x" * 64, "x" * 64),
+        ("x" * 65, "x" * 63 + "…"),
+        ("<b>Bob & Co</b>", "<b>Bob & Co</b>"),  # escaped later, as every Paragraph text is
+    ],
+)
+def test_person_label_for_print(given: str, printed: str) -> None:
+    assert pdf.person_label_for_print(given) == printed
+
+
+def test_markup_in_a_name_is_printed_as_text() -> None:
+    document = render_report_pdf(report_data(person_label="<b>Bob & <i>Co"), compress=False)
+    assert assert_well_formed_pdf(document) == 3
