@@ -171,17 +171,17 @@ def build_application(settings: Settings, *, token: str, clock: Clock = utc_now)
     return application
 
 
-# Runs before every other handler group (the records buttons use -1).
-SENDER_CHECK_GROUP = -10
+# Before every other handler group, the gate's included.
+SENDER_CHECK_GROUP = gate.GATE_GROUP - 10
 
 
 def register_handlers(application: BotApplication) -> None:
     """The gate first (edits, forwards, groups, buttons outside the private chat), then the
     private chat's handlers, then replies to what none of them takes (media, unknown
     commands)."""
+    application.add_handler(TypeHandler(Update, private.without_sender), group=SENDER_CHECK_GROUP)
     gate.register(application, private_commands=["start", *(name for name, _ in PRIVATE_COMMANDS)])
     private_chat = filters.ChatType.PRIVATE
-    application.add_handler(TypeHandler(Update, private.without_sender), group=SENDER_CHECK_GROUP)
     commands = {
         "start": private.start,
         "checkin": private.checkin,

@@ -40,8 +40,6 @@ SUMMARY_PREFIX = "sum"
 DELETE_YES = "yes"
 DELETE_NO = "no"
 SUMMARY_OFF = "off"
-# A confirmation button older than this is not acted on: erasure needs a fresh decision.
-DELETE_CONFIRMATION_SECONDS = 3600
 MAX_CAPTION_LENGTH = 1024
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 FLAG_MARKERS = {svc.CONSULT_TIER: "⚠️", svc.EMERGENCY_TIER: "🚨"}
@@ -140,17 +138,18 @@ def history_keyboard(texts: Texts, page: svc.HistoryPage) -> InlineKeyboardMarku
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
 
-def delete_keyboard(texts: Texts, issued_at: int) -> InlineKeyboardMarkup:
-    """The explicit confirmation; the yes button carries when it was offered."""
+def delete_keyboard(texts: Texts, token: str) -> InlineKeyboardMarkup:
+    """The explicit confirmation; both buttons carry the open confirmation's token."""
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
                     texts("records_delete_yes"),
-                    callback_data=f"{DELETE_PREFIX}|{DELETE_YES}|{issued_at}",
+                    callback_data=f"{DELETE_PREFIX}|{DELETE_YES}|{token}",
                 ),
                 InlineKeyboardButton(
-                    texts("records_delete_no"), callback_data=f"{DELETE_PREFIX}|{DELETE_NO}"
+                    texts("records_delete_no"),
+                    callback_data=f"{DELETE_PREFIX}|{DELETE_NO}|{token}",
                 ),
             ]
         ]
@@ -316,14 +315,18 @@ async def export(update: Update, context: BotContext) -> None:
 
 
 async def delete(update: Update, context: BotContext) -> None:
-    """/delete: ask for an explicit confirmation before erasing anything."""
+    """/delete: open an explicit confirmation (stored on the server) before erasing anything."""
     deps = context.deps
-    if not await deps.records.may_delete(_user_id(update)):
+    request = await deps.records.request_erasure(_user_id(update), update.update_id)
+    if isinstance(request, svc.Duplicate):
+        return
+    if isinstance(request, svc.NothingToErase):
         await _send(update, esc(deps.texts("records_delete_nothing")))
         return
-    issued_at = int(deps.clock().timestamp())
     await _send(
-        update, esc(deps.texts("records_delete_confirm")), delete_keyboard(deps.texts, issued_at)
+        update,
+        esc(deps.texts("records_delete_confirm")),
+        delete_keyboard(deps.texts, request.token),
     )
 
 
@@ -405,20 +408,25 @@ async def _press_delete(
     query = update.callback_query
     assert query is not None
     deps = context.deps
-    choice, _, issued = rest.partition("|")
-    if choice == DELETE_NO and not issued:
+    choice, _, token = rest.partition("|")
+    if choice == DELETE_NO:
+        # Old prompts' "Keep my data" carried no token; keeping changes nothing either way.
+        if token:
+            await deps.records.cancel_erasure(_user_id(update), token)
         text = deps.texts("records_delete_kept")
-    elif choice == DELETE_YES and (issued_at := parse_whole_number(issued)) is not None:
-        age = deps.clock().timestamp() - issued_at
-        if not 0 <= age <= DELETE_CONFIRMATION_SECONDS:
+    elif choice == DELETE_YES and token:
+        outcome = await deps.records.confirm_erasure(_user_id(update), update.update_id, token)
+        if isinstance(outcome, svc.Duplicate):
+            await _quietly(query.answer())
+            return
+        if isinstance(outcome, svc.ErasureNotOpen):
+            await query.answer(deps.texts("records_delete_not_open"), show_alert=True)
+            return
+        if isinstance(outcome, svc.ErasureExpired):
             text = deps.texts("records_delete_expired")
         else:
-            deleted = await deps.records.delete_everything(_user_id(update), update.update_id)
-            if isinstance(deleted, svc.Duplicate):
-                await _quietly(query.answer())
-                return
-            log.info("erased %d rows on request", deleted.total)
-            key = "records_delete_done" if deleted.total else "records_delete_nothing"
+            log.info("erased %d rows on request", outcome.total)
+            key = "records_delete_done" if outcome.total else "records_delete_nothing"
             text = deps.texts(key)
     else:
         await query.answer(deps.texts("records_forged_button"))

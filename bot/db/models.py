@@ -63,6 +63,10 @@ class User(Base):
     last_reminded_date: Mapped[date | None] = mapped_column(Date)
     weekly_summary_day: Mapped[int | None] = mapped_column(SmallInteger)
     last_summary_date: Mapped[date | None] = mapped_column(Date)
+    # The open /delete confirmation: only a button carrying this token confirms it, and only
+    # within an hour of erasure_requested_at (a new /delete replaces it).
+    erasure_token: Mapped[str | None] = mapped_column(String(16))
+    erasure_requested_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ SUMMARY_BATCH_SIZE = 50
 SUMMARY_MIN_GAP_DAYS = 2
 SUMMARY_WEEK_DAYS = 7
 USERS_TABLE = "users"
+# Erasure needs a fresh decision: a confirmation older than this is not acted on.
+ERASURE_TTL = timedelta(hours=1)
+ERASURE_TOKEN_BYTES = 6  # 12 hex characters on the button, well under 64 bytes of data
 # Escalation tiers as stored (1 = consult a professional, 2 = emergency care) → report labels.
 CONSULT_TIER = 1
 EMERGENCY_TIER = 2
@@ -65,6 +69,28 @@ class NeedsOnboarding:
 @dataclass(frozen=True)
 class Duplicate:
     """This update was already processed; do nothing visible."""
+
+
+@dataclass(frozen=True)
+class ErasureRequested:
+    """The confirmation is open; its buttons carry ``token``."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class NothingToErase:
+    """Nothing is stored about the person."""
+
+
+@dataclass(frozen=True)
+class ErasureExpired:
+    """The confirmation was older than ERASURE_TTL; nothing was erased and it is closed."""
+
+
+@dataclass(frozen=True)
+class ErasureNotOpen:
+    """No open confirmation carries that token (forged, replaced, used or kept)."""
 
 
 @dataclass(frozen=True)
@@ -293,6 +319,22 @@ def _is_onboarded(user: User | None) -> bool:
     return user is not None and user.consented_at is not None and bool(user.timezone)
 
 
+async def _erase_everything(session: AsyncSession, user_id: int) -> Deleted:
+    counts: dict[str, int] = {}
+    for table, matching in reversed(personal_tables()):
+        result = await session.execute(delete(table).where(_matches(matching, user_id)))
+        counts[table.name] = int(getattr(result, "rowcount", 0) or 0)
+    return Deleted(rows_per_table=counts)
+
+
+def _within(earlier: datetime, now: datetime, limit: timedelta) -> bool:
+    """``earlier`` is at most ``limit`` before ``now`` (and not in the future); a naive time,
+    as SQLite returns it, is UTC."""
+    if earlier.tzinfo is None:
+        earlier = earlier.replace(tzinfo=UTC)
+    return timedelta(0) <= now - earlier <= limit
+
+
 # --- the service ------------------------------------------------------------------------
 
 
@@ -464,24 +506,62 @@ class RecordsService:
                 ]
         return export_documents(tables, columns, user_id=user_id, exported_at=self._clock())
 
-    async def may_delete(self, user_id: int) -> bool:
-        """Whether /delete should offer the confirmation (there is something to erase)."""
-        async with self._sessions.begin() as session:
-            return await session.get(User, user_id) is not None
+    async def request_erasure(
+        self, user_id: int, update_id: int
+    ) -> ErasureRequested | NothingToErase | Duplicate:
+        """Open the /delete confirmation: a fresh token stored with the time it was offered.
 
-    async def delete_everything(self, user_id: int, update_id: int) -> Deleted | Duplicate:
-        """Erase every row about the person, children first, in one transaction.
-
-        Afterwards nothing links the person to the bot, so /start treats them as new.
+        Only a button carrying this token can confirm, so callback data alone (forged, or an
+        older prompt's) never erases anything; a new /delete replaces the open one.
         """
         async with self._sessions.begin() as session:
             if not await claim_update(session, update_id):
                 return Duplicate()
-            counts: dict[str, int] = {}
-            for table, matching in reversed(personal_tables()):
-                result = await session.execute(delete(table).where(_matches(matching, user_id)))
-                counts[table.name] = int(getattr(result, "rowcount", 0) or 0)
-            return Deleted(rows_per_table=counts)
+            user = await session.get(User, user_id)
+            if user is None:
+                return NothingToErase()
+            user.erasure_token = secrets.token_hex(ERASURE_TOKEN_BYTES)
+            user.erasure_requested_at = self._clock()
+            return ErasureRequested(token=user.erasure_token)
+
+    async def confirm_erasure(
+        self, user_id: int, update_id: int, token: str
+    ) -> Deleted | ErasureExpired | ErasureNotOpen | Duplicate:
+        """Erase everything when ``token`` is the open confirmation's and under an hour old."""
+        async with self._sessions.begin() as session:
+            if not await claim_update(session, update_id):
+                return Duplicate()
+            user = await session.get(User, user_id)
+            pending = user.erasure_token if user is not None else None
+            if user is None or not pending or not secrets.compare_digest(pending, token):
+                return ErasureNotOpen()
+            offered_at = user.erasure_requested_at
+            if offered_at is None or not _within(offered_at, self._clock(), ERASURE_TTL):
+                user.erasure_token = None
+                user.erasure_requested_at = None
+                return ErasureExpired()
+            return await _erase_everything(session, user_id)
+
+    async def cancel_erasure(self, user_id: int, token: str) -> None:
+        """ "Keep my data": close the open confirmation if this is its button."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(User)
+                .where(User.id == user_id, User.erasure_token == token)
+                .values(erasure_token=None, erasure_requested_at=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def delete_everything(self, user_id: int, update_id: int) -> Deleted | Duplicate:
+        """Erase every row about the person, children first, in one transaction.
+
+        Afterwards nothing links the person to the bot, so /start treats them as new. The
+        bot goes through confirm_erasure; this is the erasure itself, without the prompt.
+        """
+        async with self._sessions.begin() as session:
+            if not await claim_update(session, update_id):
+                return Duplicate()
+            return await _erase_everything(session, user_id)
 
     # --- weekly summary -----------------------------------------------------------------
 

@@ -12,6 +12,10 @@ from tests.e2e.harness import BotRunner
 from tests.e2e.test_records import USER, rows_about, seed_four_weeks, uploads
 
 FORGED_BUTTON = "Sorry, I couldn't use that button."
+DELETE_NOT_OPEN = (
+    "That button doesn't belong to an open /delete question, so nothing was deleted. "
+    "Send /delete if you want to erase your data."
+)
 
 
 @pytest.fixture
@@ -43,7 +47,8 @@ async def test_buttons_with_superscript_digits_are_refused_politely(
     sandbox.press_button(USER, message.message_id, data)
     calls = await sandbox.settle(USER, after_seq=mark)
     answers = [call.params.get("text") for call in calls if call.method == "answerCallbackQuery"]
-    assert answers == [FORGED_BUTTON]
+    expected = DELETE_NOT_OPEN if data.startswith("del|") else FORGED_BUTTON
+    assert answers == [expected]
     assert failures(caplog) == []
     assert (await rows_about(seeded.settings.database_url, USER))["checkins"] == 28
 

@@ -350,3 +350,55 @@ async def test_commands_point_newcomers_to_start(sandbox: SandboxServer, bot: Bo
         assert "/start" in last_text(sandbox), command
     await sandbox.exchange_text(USER, "/delete")
     assert "nothing to delete" in last_text(sandbox)
+
+
+async def test_forged_delete_buttons_erase_nothing(
+    sandbox: SandboxServer, seeded: BotRunner
+) -> None:
+    """Only the button of the open /delete prompt confirms; the data alone proves nothing."""
+    url = seeded.settings.database_url
+    await sandbox.exchange_text(USER, "/history")
+    history_message = sandbox.last_message(USER)
+    now = int(seeded.clock().timestamp())
+    for forged in (f"del|yes|{now}", f"del|yes|{now - 60}", "del|yes|", "del|yes|abcdef123456"):
+        calls = await _press_data(sandbox, history_message.message_id, forged)
+        assert (await rows_about(url, USER))["checkins"] == 28, forged
+        [answer] = [call.params for call in calls if call.method == "answerCallbackQuery"]
+        assert "nothing was deleted" in answer.get("text", "") or (
+            answer.get("text") == "Sorry, I couldn't use that button."
+        ), forged
+
+    # With a prompt open, its own button is the only way in: a guessed token does nothing.
+    await sandbox.exchange_text(USER, "/delete")
+    prompt = sandbox.last_message(USER)
+    [[(_, yes_data), _]] = prompt.buttons()
+    for forged in (f"del|yes|{now}", yes_data[:-1] + ("x" if yes_data[-1] != "x" else "y")):
+        await _press_data(sandbox, prompt.message_id, forged)
+        assert (await rows_about(url, USER))["checkins"] == 28, forged
+
+    # A second /delete replaces the first prompt: the first one's button no longer works.
+    await sandbox.exchange_text(USER, "/delete")
+    second = sandbox.last_message(USER)
+    calls = await _press_data(sandbox, prompt.message_id, yes_data)
+    assert (await rows_about(url, USER))["checkins"] == 28
+    [answer] = [call.params for call in calls if call.method == "answerCallbackQuery"]
+    assert answer["text"].startswith("That button doesn't belong to an open /delete question")
+
+    await sandbox.exchange_press(USER, "Delete everything")
+    assert sandbox.last_message(USER).message_id == second.message_id
+    assert set((await rows_about(url, USER)).values()) == {0}
+
+
+async def test_keep_my_data_closes_the_prompt(sandbox: SandboxServer, seeded: BotRunner) -> None:
+    await sandbox.exchange_text(USER, "/delete")
+    prompt = sandbox.last_message(USER)
+    [[(_, yes_data), _]] = prompt.buttons()
+    await sandbox.exchange_press(USER, "Keep my data")
+    await _press_data(sandbox, prompt.message_id, yes_data)
+    assert (await rows_about(seeded.settings.database_url, USER))["checkins"] == 28
+
+
+async def _press_data(sandbox: SandboxServer, message_id: int, data: str) -> list[ApiCall]:
+    mark = sandbox.last_seq
+    sandbox.press_button(USER, message_id, data)
+    return await sandbox.settle(USER, after_seq=mark)

@@ -246,8 +246,8 @@ async def test_everything_needs_onboarding_first(
     assert isinstance(await service.summary_setting(PERSON), svc.NeedsOnboarding)
     assert isinstance(await service.history(OTHER), svc.NeedsOnboarding)
     # Erasure is offered to anyone with a row, consented or not.
-    assert await service.may_delete(PERSON)
-    assert not await service.may_delete(OTHER)
+    assert isinstance(await service.request_erasure(PERSON, update_id=1), svc.ErasureRequested)
+    assert isinstance(await service.request_erasure(OTHER, update_id=2), svc.NothingToErase)
 
 
 # --- insights and report --------------------------------------------------------------------
@@ -401,7 +401,9 @@ async def test_delete_leaves_no_row_about_the_person_in_any_table(
     other_before = await count_rows_about(sessions, OTHER)
     assert all(before.values()), f"the seed should touch every personal table: {before}"
 
-    deleted = await service.delete_everything(PERSON, update_id=77)
+    request = await service.request_erasure(PERSON, update_id=76)
+    assert isinstance(request, svc.ErasureRequested)
+    deleted = await service.confirm_erasure(PERSON, 77, request.token)
     assert isinstance(deleted, svc.Deleted)
     assert deleted.rows_per_table == before
 
@@ -411,10 +413,47 @@ async def test_delete_leaves_no_row_about_the_person_in_any_table(
         # Only the update id is kept, so a re-delivered press does nothing.
         assert await session.get(ProcessedUpdate, 77) is not None
 
-    assert isinstance(await service.delete_everything(PERSON, update_id=77), svc.Duplicate)
-    again = await service.delete_everything(PERSON, update_id=78)
+    assert isinstance(await service.confirm_erasure(PERSON, 77, request.token), svc.Duplicate)
+    again = await service.confirm_erasure(PERSON, 78, request.token)
+    assert isinstance(again, svc.ErasureNotOpen)
+    assert isinstance(await service.request_erasure(PERSON, update_id=79), svc.NothingToErase)
+    again = await service.delete_everything(PERSON, update_id=80)
     assert isinstance(again, svc.Deleted) and again.total == 0
-    assert not await service.may_delete(PERSON)
+
+
+async def test_only_the_open_confirmation_erases_and_only_within_an_hour(
+    sessions: SessionFactory, service: svc.RecordsService, clock: Clock
+) -> None:
+    await seed_everything_about(sessions, PERSON)
+    before = await count_rows_about(sessions, PERSON)
+    not_open = svc.ErasureNotOpen()
+    # Without a /delete, no token confirms anything.
+    for guess in ("", "0", str(int(clock().timestamp())), "0" * 12):
+        assert await service.confirm_erasure(PERSON, 100 + len(guess), guess) == not_open
+
+    first = await service.request_erasure(PERSON, update_id=200)
+    second = await service.request_erasure(PERSON, update_id=201)
+    assert isinstance(first, svc.ErasureRequested) and isinstance(second, svc.ErasureRequested)
+    assert first.token != second.token and len(second.token) == 12
+    assert await service.confirm_erasure(PERSON, 202, first.token) == not_open  # replaced
+    assert await service.confirm_erasure(OTHER, 203, second.token) == not_open  # not theirs
+    await service.cancel_erasure(PERSON, first.token)  # an old prompt's "Keep" changes nothing
+
+    clock.now += timedelta(minutes=61)
+    assert await service.confirm_erasure(PERSON, 204, second.token) == svc.ErasureExpired()
+    assert await service.confirm_erasure(PERSON, 205, second.token) == not_open  # now closed
+
+    third = await service.request_erasure(PERSON, update_id=206)
+    assert isinstance(third, svc.ErasureRequested)
+    await service.cancel_erasure(PERSON, third.token)
+    assert await service.confirm_erasure(PERSON, 207, third.token) == not_open
+    assert await count_rows_about(sessions, PERSON) == before
+
+    fourth = await service.request_erasure(PERSON, update_id=208)
+    assert isinstance(fourth, svc.ErasureRequested)
+    clock.now += timedelta(minutes=59)
+    assert isinstance(await service.confirm_erasure(PERSON, 209, fourth.token), svc.Deleted)
+    assert set((await count_rows_about(sessions, PERSON)).values()) == {0}
 
 
 def test_erasure_covers_every_table_that_names_a_person() -> None:
