@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.content_bundle import ContentBundle, load_bundle
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.db.session import SessionFactory, create_engine, create_session_factory
+from bot.intake import ALLOWED_UPDATES, IntakeBot
 from bot.paths import CONTENT_DIR
 from bot.services.conversations import Clock, ConversationService, utc_now
 from bot.services.maintenance import forget_old_updates
@@ -75,19 +76,6 @@ class TwitchcheckApplication(
     ) -> None:
         if self.persistence is not None:
             super()._mark_for_persistence_update(update=update, job=job)
-
-
-def configure_logging(level: str) -> None:
-    """Plain logs without secrets: httpx logs request URLs (with the token) at INFO, so it
-    stays at WARNING."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    # At DEBUG, python-telegram-bot logs the API URL (with the token) and whole updates
-    # (with message text): never below INFO.
-    numeric = logging.getLevelName(level)
-    telegram_level = max(logging.INFO, numeric if isinstance(numeric, int) else logging.INFO)
-    logging.getLogger("telegram").setLevel(telegram_level)
 
 
 def file_url_for(api_url: str) -> str:
@@ -154,17 +142,21 @@ def build_application(settings: Settings, *, token: str, clock: Clock = utc_now)
         if engine is not None:
             await engine.dispose()
 
+    # Updates are read one by one, so an unreadable one is skipped (bot.intake).
+    telegram_bot: ExtBot[None] = IntakeBot(
+        token,
+        base_url=settings.telegram_api_url,
+        base_file_url=file_url_for(settings.telegram_api_url),
+        rate_limiter=reminder_handlers.delivery_rate_limiter(),
+    )
     application: BotApplication = (
         Application.builder()
         .application_class(TwitchcheckApplication)
-        .token(token)
-        .base_url(settings.telegram_api_url)
-        .base_file_url(file_url_for(settings.telegram_api_url))
+        .bot(telegram_bot)
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(PerChatUpdateProcessor())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .rate_limiter(reminder_handlers.delivery_rate_limiter())
         .build()
     )
     register_handlers(application)
@@ -243,7 +235,7 @@ async def polling(application: BotApplication, *, poll_timeout: int = 1) -> Asyn
     if updater is None:
         raise RuntimeError("application was built without an updater")
     await updater.start_polling(
-        poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+        poll_interval=0, timeout=poll_timeout, allowed_updates=list(ALLOWED_UPDATES)
     )
     try:
         yield

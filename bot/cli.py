@@ -8,12 +8,13 @@ import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
-from telegram import Update
 
-from bot.app import build_application, configure_logging
+from bot.app import build_application
 from bot.config import Settings, TokenError
 from bot.db import migrate as migrations
 from bot.db.session import create_engine
+from bot.intake import ALLOWED_UPDATES
+from bot.logs import configure_logging
 
 SANDBOX_TOKEN = "123456789:SANDBOX-not-a-real-token-000000000"
 SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///data/sandbox.sqlite3"
@@ -58,7 +59,7 @@ def command_run(_args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     asyncio.run(apply_migrations(settings.database_url))
     application = build_application(settings, token=token)
-    application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    application.run_polling(allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False)
     return 0
 
 

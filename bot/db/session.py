@@ -43,7 +43,8 @@ def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine for SQLite (file created under its folder) or PostgreSQL."""
+    """An async engine for SQLite (file created under its folder) or PostgreSQL; errors never
+    quote statement parameters (they are people's answers)."""
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
@@ -51,10 +52,10 @@ def create_engine(url: str) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # Every use case ends in commit or rollback, so the pool's extra reset round trip
         # through aiosqlite's worker thread would only cost time.
-        engine = create_async_engine(url, pool_reset_on_return=None)
+        engine = create_async_engine(url, pool_reset_on_return=None, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _enable_sqlite_wal)
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

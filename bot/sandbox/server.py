@@ -543,6 +543,11 @@ class SandboxServer:
                         return self.press_button(user_id, message.message_id, data)
         raise LookupError(f"no bot message in chat {user_id} has a button {button_text!r}")
 
+    def send_raw_update(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Queue ``payload`` as an update exactly as given, with the next update_id: any JSON,
+        including what Telegram would never send (e.g. one the bot's library cannot parse)."""
+        return self._queue_update(copy.deepcopy(payload))
+
     def enqueue_update(self, update: dict[str, Any]) -> None:
         """Queue a raw update as given (e.g. the same update_id again)."""
         self._pending.append(_PendingUpdate(copy.deepcopy(update)))
@@ -713,9 +718,11 @@ class SandboxServer:
                 raise TimeoutError(f"{len(self._pending)} update(s) still unconfirmed")
             await _wait(event, remaining)
 
-    async def exchange_text(self, user_id: int, text: str, **settle_kw: Any) -> list[ApiCall]:
+    async def exchange_text(
+        self, user_id: int, text: str, *, first_name: str = "Sam", **settle_kw: Any
+    ) -> list[ApiCall]:
         mark = self.last_seq
-        self.send_text(user_id, text)
+        self.send_text(user_id, text, first_name=first_name)
         return await self.settle(user_id, after_seq=mark, **settle_kw)
 
     async def exchange_press(

@@ -8,16 +8,17 @@ by the error handler and the person gets the calm error message.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.app import configure_logging
 from bot.context import DEPS_KEY, Deps
-from bot.db.models import Checkin, User
+from bot.db.models import Checkin, Escalation, User
 from bot.db.session import create_engine, create_session_factory
+from bot.logs import QUIET_LIBRARIES, configure_logging
 from bot.sandbox.server import SandboxServer
 from tests.e2e.harness import TOKEN, BotRunner
 
@@ -41,7 +42,7 @@ QUESTION_MARKERS = (
     ("caffeine", "How much caffeine"),
     ("water", "How much water"),
 )
-PINNED_LOGGERS = ("httpx", "httpcore", "telegram")
+PINNED_LOGGERS = (*QUIET_LIBRARIES, "telegram")
 
 
 @pytest.fixture
@@ -49,11 +50,13 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFi
     """Logging as `twitchcheck run` sets it up with LOG_LEVEL=DEBUG, every record captured
     from the start (requested before `bot`, so the bot's start-up is captured too)."""
     saved = {name: logging.getLogger(name).level for name in PINNED_LOGGERS}
+    factory = logging.getLogRecordFactory()
     configure_logging("DEBUG")
     caplog.set_level(logging.DEBUG)
     try:
         yield caplog
     finally:
+        logging.setLogRecordFactory(factory)
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
 
@@ -81,15 +84,20 @@ async def rows(url: str, model: type[Any], **where: object) -> list[Any]:
         await engine.dispose()
 
 
-async def onboard(sandbox: SandboxServer, user: int = USER) -> None:
-    await sandbox.exchange_text(user, "/start")
+async def onboard(sandbox: SandboxServer, user: int = USER, first_name: str = "Sam") -> None:
+    await sandbox.exchange_text(user, "/start", first_name=first_name)
     await sandbox.exchange_press(user, "I agree")
-    await sandbox.exchange_text(user, "Europe/Berlin")
+    await sandbox.exchange_text(user, "Europe/Berlin", first_name=first_name)
     await sandbox.exchange_press(user, "09:00")
     assert "All set" in last_text(sandbox, user)
 
 
-async def answer_open_questions(sandbox: SandboxServer, user: int = USER) -> None:
+async def answer_open_questions(
+    sandbox: SandboxServer,
+    user: int = USER,
+    answers: dict[str, str] = TYPED,
+    first_name: str = "Sam",
+) -> None:
     """Type the answer to each question as it comes; the red-flag screen by its button."""
     mark = sandbox.last_seq
     for _ in range(10):
@@ -102,22 +110,24 @@ async def answer_open_questions(sandbox: SandboxServer, user: int = USER) -> Non
             continue
         steps = [step for step, marker in QUESTION_MARKERS if marker in question]
         assert steps, f"unexpected message {question!r}"
-        await sandbox.exchange_text(user, TYPED[steps[0]])
+        await sandbox.exchange_text(user, answers[steps[0]], first_name=first_name)
     raise AssertionError(f"check-in did not finish; last message: {last_text(sandbox, user)!r}")
 
 
 # --- logs -------------------------------------------------------------------------------
 
 
-def test_configure_logging_keeps_http_loggers_at_warning() -> None:
+def test_configure_logging_keeps_http_and_database_loggers_at_warning() -> None:
     saved = {name: logging.getLogger(name).level for name in PINNED_LOGGERS}
+    factory = logging.getLogRecordFactory()
     try:
         for level_name in ("DEBUG", "INFO", "WARNING"):
             configure_logging(level_name)
-            assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
-            assert logging.getLogger("httpcore").getEffectiveLevel() == logging.WARNING
-            assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+            for name in ("httpx", "httpcore", "sqlalchemy.engine.Engine", "aiosqlite", "asyncpg"):
+                assert logging.getLogger(name).getEffectiveLevel() == logging.WARNING, name
+                assert not logging.getLogger(name).isEnabledFor(logging.INFO)
     finally:
+        logging.setLogRecordFactory(factory)
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
 
@@ -170,6 +180,95 @@ async def test_debug_logging_holds_neither_the_token_nor_what_was_typed(
 ) -> None:
     await _checkin_with_typed_answers(sandbox, bot)
     assert _leaks(every_record(debug_logs)) == []
+
+
+PERSON = 918273645
+NAME = "Zebulon Quackenbush"
+# Values that occur nowhere else in a run, so finding one in a log can only be a leak.
+PERSON_TYPED = {
+    "severity": "quite noticeable",
+    "locations": "left calf",
+    "sleep": "7.75 hours",
+    "caffeine": "215 mg",
+    "water": "1.85 litres",
+}
+STORED_NUMBERS = ("7.75", "1.85", "215", str(PERSON))
+EMERGENCY_TEXT = "since lunch I can't breathe properly"
+UNREADABLE_TEXT = "a message the library cannot read"
+
+
+def _personal_data_in(record: logging.LogRecord, reasons: list[str]) -> list[str]:
+    text = rendered(record)
+    words = [TOKEN, SECRET_PART, NAME, "Zebulon", "Quackenbush", EMERGENCY_TEXT, UNREADABLE_TEXT]
+    found = [what for what in [*words, *PERSON_TYPED.values(), *reasons] if what in text]
+    found += [
+        number
+        for number in STORED_NUMBERS
+        if re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", text)
+    ]
+    return [f"{record.name} {record.levelname}: {what!r}" for what in found]
+
+
+async def test_debug_logs_of_a_whole_day_hold_nothing_personal(
+    debug_logs: pytest.LogCaptureFixture, sandbox: SandboxServer, bot: BotRunner
+) -> None:
+    """At LOG_LEVEL=DEBUG: set-up, a full check-in, an emergency, an export and an update
+    the library cannot parse. No record at any level — the bot's, SQLAlchemy's,
+    aiosqlite's, python-telegram-bot's — may hold the token, the name, what was typed,
+    the stored values or the person's id."""
+    await onboard(sandbox, PERSON, first_name=NAME)
+    await sandbox.exchange_text(PERSON, "/checkin", first_name=NAME)
+    await answer_open_questions(sandbox, PERSON, PERSON_TYPED, first_name=NAME)
+    [checkin] = await rows(bot.settings.database_url, Checkin, user_id=PERSON)
+    assert (checkin.sleep_hours, checkin.caffeine_mg, checkin.water_litres) == (7.75, 215, 1.85)
+
+    await sandbox.exchange_text(PERSON, EMERGENCY_TEXT, first_name=NAME)
+    assert last_text(sandbox, PERSON).startswith("🚨")
+    [escalation] = await rows(bot.settings.database_url, Escalation, user_id=PERSON)
+
+    mark = sandbox.last_seq
+    await sandbox.exchange_text(PERSON, "/export", first_name=NAME)
+    exported = [call for call in sandbox.calls if call.seq > mark and call.method == "sendDocument"]
+    assert exported, "the export sent no file"
+
+    unreadable = sandbox.send_raw_update(
+        {
+            "message": {
+                "message_id": 999,
+                "date": 1_700_000_000,
+                "chat": {"id": PERSON, "type": "private", "first_name": NAME},
+                "from": [PERSON, NAME],  # not a User object: python-telegram-bot cannot read it
+                "text": UNREADABLE_TEXT,
+            }
+        }
+    )
+    await sandbox.exchange_text(PERSON, "/help", first_name=NAME)
+    records = every_record(debug_logs)
+    assert any(str(unreadable["update_id"]) in record.getMessage() for record in records)
+    leaks = [leak for record in records for leak in _personal_data_in(record, escalation.reasons)]
+    assert leaks == []
+
+
+def test_library_records_keep_their_template_but_lose_their_arguments(
+    debug_logs: pytest.LogCaptureFixture,
+) -> None:
+    logging.getLogger("telegram.ext.ExtBot").critical(
+        "Error while parsing updates! Received data was %r", [{"text": UNREADABLE_TEXT}]
+    )
+    logging.getLogger("aiosqlite").warning("executing %s with %s", "INSERT", (PERSON, 7.75))
+    logging.getLogger("bot.example").warning("update %s failed", 12345)
+    try:
+        int(UNREADABLE_TEXT)
+    except ValueError:
+        logging.getLogger("bot.example").exception("update %s failed", 12346)
+    library, quiet, own, failed = debug_logs.records[-4:]
+    assert library.getMessage() == "Error while parsing updates! Received data was <…>"
+    assert library.levelno == logging.CRITICAL  # kept, only its data is gone
+    assert quiet.getMessage() == "executing <…> with <…>"
+    assert own.getMessage() == "update 12345 failed"  # our own loggers pass ids only
+    text = rendered(failed)
+    assert "Traceback (most recent call last)" in text and "int(UNREADABLE_TEXT)" in text
+    assert "ValueError: <…>" in text and UNREADABLE_TEXT not in text
 
 
 # --- groups -----------------------------------------------------------------------------
