@@ -32,7 +32,7 @@ from telegram.ext import (
 from bot.context import BotApplication, BotContext
 from bot.services import conversations as svc
 from handlers import private
-from handlers.render import esc, send_html
+from handlers.render import esc, escalation_keyboard, send_html
 
 GATE_GROUP = -10
 GROUP_POINTER_INTERVAL = timedelta(hours=1)
@@ -114,7 +114,8 @@ class Gate:
         if isinstance(result, svc.Duplicate):
             raise ApplicationHandlerStop
         if isinstance(result, svc.Escalated):
-            await send_html(update, result.escalation.text)
+            keyboard = escalation_keyboard(deps.texts, result.escalation.doctor_token)
+            await send_html(update, result.escalation.text, keyboard)
         if self._edit_notices.first_today(user.id, deps.clock().date()):
             await send_html(update, esc(deps.texts("edits_ignored")))
         raise ApplicationHandlerStop

@@ -14,6 +14,7 @@ from bot.context import BotContext
 from bot.domain import conversation as conv
 from bot.domain.checkin import CheckinAnswers
 from bot.services import conversations as svc
+from bot.services.guidance import DoctorSeen, EscalationNotice
 from handlers import render
 from handlers.render import esc
 from handlers.render import send_html as _send
@@ -46,7 +47,7 @@ async def _show(update: Update, context: BotContext, result: svc.Result) -> None
         case svc.Ask():
             await _send_question(update, context, result)
         case svc.Escalated(escalation=notice, then=then):
-            await _send(update, notice.text)
+            await _send_escalation(update, context, notice)
             if then is not None:
                 await _show(update, context, then)
         case svc.CheckAsked(check=check, token=token, then=then):
@@ -75,6 +76,16 @@ async def _show(update: Update, context: BotContext, result: svc.Result) -> None
             await _send(update, esc(texts("welcome_back", timezone=timezone, reminder=label)))
         case svc.Simple(key=key):
             await _send(update, esc(texts(key)))
+        case DoctorSeen(reasons=reasons, until=until):
+            listed = "\n".join(f"• {reason}" for reason in reasons)
+            label = render.day_label(until)
+            await _send(update, esc(texts("doctor_seen_noted", until=label, reasons=listed)))
+
+
+async def _send_escalation(update: Update, context: BotContext, notice: EscalationNotice) -> None:
+    """The escalation message, with "I've seen a doctor about this" when it offers it."""
+    keyboard = render.escalation_keyboard(context.deps.texts, notice.doctor_token)
+    await _send(update, notice.text, keyboard)
 
 
 async def _send_question(update: Update, context: BotContext, ask: svc.Ask) -> None:
@@ -212,7 +223,10 @@ async def button(update: Update, context: BotContext) -> None:
             return
     await query.answer()
     if message is not None:
-        await _close_question(message, data)
+        if isinstance(result, DoctorSeen):  # keep the escalation as it was, minus the button
+            await _answer_quietly(message.edit_reply_markup(None))
+        else:
+            await _close_question(message, data)
     await _show(update, context, result)
 
 
@@ -281,7 +295,7 @@ async def _show_not_an_answer(
     texts = context.deps.texts
     match result:
         case svc.Escalated(escalation=notice, then=then):
-            await _send(update, notice.text)
+            await _send_escalation(update, context, notice)
             if then is not None:
                 await _show_not_an_answer(update, context, then, lead=lead, escalated=True)
         case svc.NotAnAnswer(draft=None):

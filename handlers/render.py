@@ -196,6 +196,14 @@ def check_question(texts: Texts, check: Check, token: str) -> tuple[str, InlineK
     return esc(texts(key)), InlineKeyboardMarkup([buttons])
 
 
+def escalation_keyboard(texts: Texts, doctor_token: str | None) -> InlineKeyboardMarkup | None:
+    """ "I've seen a doctor about this" under a ⚠️ that offers it; no keyboard otherwise."""
+    if doctor_token is None:
+        return None
+    data = conv.encode_callback(doctor_token, conv.SEEN_DOCTOR_STEP, conv.SEEN_DOCTOR_VALUE)
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts("seen_doctor"), callback_data=data)]])
+
+
 def pressed_label(message: object, data: str | None) -> str | None:
     """The text of the pressed button, read from the message's own keyboard."""
     markup = getattr(message, "reply_markup", None)

@@ -89,6 +89,9 @@ class Checkin(Base):
     caffeine_servings: Mapped[float | None] = mapped_column(Float)
     water_litres: Mapped[float] = mapped_column(Float)
     screen: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    # Which safety screen was asked: "full" (the whole list) or "short" ("anything new since
+    # last time?" answered "Nothing new"); NULL when none was. The full one is due weekly.
+    screen_kind: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
@@ -150,4 +153,23 @@ class Escalation(Base):
     sources: Mapped[list[str]] = mapped_column(JSON)
     origin: Mapped[str] = mapped_column(String(16))
     local_date: Mapped[date] = mapped_column(Date)
+    # The "I've seen a doctor about this" button under a ⚠️ naming a history pattern: the
+    # token its callback data carries, and the local date it was pressed.
+    doctor_token: Mapped[str | None] = mapped_column(String(16))
+    doctor_seen_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class HistoryFlagPause(Base):
+    """A history pattern the person has seen a doctor about: not told again before
+    `paused_until` (free-text and screen flags of the same reason are never paused)."""
+
+    __tablename__ = "history_flag_pauses"
+    __table_args__ = (UniqueConstraint("user_id", "flag_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    flag_id: Mapped[str] = mapped_column(String(64))
+    seen_on: Mapped[date] = mapped_column(Date)
+    paused_until: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

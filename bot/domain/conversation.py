@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.alarm_fatigue import ScreenKind, screen_due
 from bot.domain.checkin import (
     MAX_CAFFEINE_MG,
     MAX_SLEEP_HOURS,
@@ -98,6 +99,7 @@ REQUIRED_QUESTIONS = (
     "severity",
     "locations",
     "screen",
+    "screen_new",
     "sleep",
     "caffeine",
     "water",
@@ -168,25 +170,57 @@ def start_settings(token: str, only: Literal["timezone", "reminder"]) -> Draft:
 
 
 def start_checkin(
-    token: str, local_date: date, *, already_done: bool, weekly_screen: bool = False
+    token: str, local_date: date, *, already_done: bool, last_full_screen: date | None = None
 ) -> Draft:
-    """A new check-in; when today's exists, first ask whether to update it."""
+    """A new check-in; when today's exists, first ask whether to update it. The day the full
+    safety screen was last shown decides which screen this one asks (None: never shown)."""
     step = "redo" if already_done else "severity"
-    extra = {"weekly_screen": weekly_screen}
+    extra = {"last_full_screen": last_full_screen.isoformat() if last_full_screen else None}
     return Draft(kind=Kind.CHECKIN, step=step, token=token, local_date=local_date, extra=extra)
 
 
-def checkin_steps(answers: Mapping[str, Any], extra: Mapping[str, Any]) -> list[str]:
-    """Question order: where-it-twitches only on a day with twitching; the red-flag screen
-    whenever twitching is reported, and otherwise when the weekly screen is due."""
+def due_screen(
+    answers: Mapping[str, Any], extra: Mapping[str, Any], local_date: date | None
+) -> ScreenKind | None:
+    """Which safety screen this check-in asks, given the answers so far (before the
+    twitching question is answered, twitching is assumed: the screen may be asked)."""
+    last = extra.get("last_full_screen")
+    if local_date is None:
+        return ScreenKind.FULL
+    return screen_due(
+        twitching_reported=answers.get("severity", 1) != Severity.NONE,
+        last_full_screen_day=date.fromisoformat(last) if last else None,
+        today=local_date,
+    )
+
+
+def checkin_steps(
+    answers: Mapping[str, Any], extra: Mapping[str, Any], local_date: date | None = None
+) -> list[str]:
+    """Question order: where-it-twitches only on a day with twitching; then the safety screen
+    that is due — the full list, or "anything new since last time?" (the full list follows
+    a yes), or none on a calm day between weekly screens."""
     steps = ["severity"]
-    twitching = answers.get("severity", 1) != Severity.NONE
-    if twitching:
+    if answers.get("severity", 1) != Severity.NONE:
         steps.append("locations")
-    if twitching or extra.get("weekly_screen"):
+    screen = due_screen(answers, extra, local_date)
+    if screen is ScreenKind.FULL:
         steps.append("screen")
+    elif screen is ScreenKind.SHORT:
+        steps.append("screen_new")
+        if answers.get("screen_new") is True:
+            steps.append("screen")
     steps += ["sleep", "caffeine", "water"]
     return steps
+
+
+def screen_shown(draft: Draft) -> ScreenKind | None:
+    """The screen a finished check-in asked, as stored with it: FULL when the whole list was
+    shown (also after "Yes, something new"), SHORT for "Nothing new", None for no screen."""
+    steps = checkin_steps(draft.answers, draft.extra, draft.local_date)
+    if "screen" in steps:
+        return ScreenKind.FULL
+    return ScreenKind.SHORT if "screen_new" in steps else None
 
 
 def _steps_for(draft: Draft) -> list[str]:
@@ -195,8 +229,8 @@ def _steps_for(draft: Draft) -> list[str]:
     if draft.kind is Kind.SETTINGS:
         return [draft.step]
     if draft.step == "redo":
-        return ["redo", *checkin_steps(draft.answers, draft.extra)]
-    return checkin_steps(draft.answers, draft.extra)
+        return ["redo", *checkin_steps(draft.answers, draft.extra, draft.local_date)]
+    return checkin_steps(draft.answers, draft.extra, draft.local_date)
 
 
 def previous_step(draft: Draft) -> str | None:
@@ -350,6 +384,8 @@ def _answer(book: QuestionBook, draft: Draft, given: Typed | Pressed, env: Envir
         return _answer_locations(draft, given)
     if step == "screen":
         return _answer_screen(draft, given, env)
+    if step == "screen_new":
+        return _answer_screen_new(draft, given)
     if step == "sleep":
         hours = float(given.value) if isinstance(given, Pressed) else parse_sleep_hours(given.text)
         return _move_on(draft.with_answer("sleep", _checked(hours, 0.0, MAX_SLEEP_HOURS)))
@@ -442,6 +478,24 @@ def _answer_screen(draft: Draft, given: Typed | Pressed, env: Environment) -> Ou
     return _tick(draft, "screen", given.value, env.screen_options - {env.screen_none})
 
 
+NOTHING_NEW_WORDS = SCREEN_NONE_WORDS | {"nothing new", "no nothing new", "nothing new today"}
+
+
+def _answer_screen_new(draft: Draft, given: Typed | Pressed) -> Outcome:
+    """ "Anything new since last time?": no is one tap; yes opens the full list. A no also
+    clears ticks left from going Back, so only what was confirmed is stored."""
+    if isinstance(given, Pressed):
+        something_new = given.value == "yes"
+    elif given.text.strip().casefold().rstrip(".!") in NOTHING_NEW_WORDS:
+        something_new = False
+    else:
+        something_new = parse_yes_no(given.text)
+    answered = draft.with_answer("screen_new", something_new)
+    if not something_new:
+        answered = answered.with_answer("screen", [])
+    return _move_on(answered)
+
+
 def _answer_timezone(draft: Draft, given: Typed | Pressed, env: Environment) -> Outcome:
     if isinstance(given, Pressed):
         choices: Sequence[str] = draft.extra.get("tz_choices", [])
@@ -487,6 +541,11 @@ def reminder_time(draft: Draft) -> time | None:
 
 
 # --- callback data ----------------------------------------------------------------------
+
+# "I've seen a doctor about this" under a ⚠️: the token is the escalation's own (stored with
+# it), not a conversation's, so the button works whatever conversation is open.
+SEEN_DOCTOR_STEP = "seen_doctor"
+SEEN_DOCTOR_VALUE = "yes"
 
 CALLBACK_PATTERN = re.compile(r"^([a-z0-9]{6})\|([a-z_]{1,16})\|([A-Za-z0-9_.:+!<-]{1,24})$")
 

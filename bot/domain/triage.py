@@ -434,13 +434,6 @@ def assess_history(catalog: RedFlagCatalog, days: Sequence[DayRecord], today: da
     return _assessment(catalog, found)
 
 
-def screen_due(*, twitching_reported: bool, last_screen_day: date | None, today: date) -> bool:
-    """Ask the red-flag screen whenever twitching is reported, and otherwise weekly."""
-    if twitching_reported or last_screen_day is None:
-        return True
-    return (today - last_screen_day).days >= RECENT_WINDOW_DAYS
-
-
 # ----------------------------------------------------------------------------- telling
 
 

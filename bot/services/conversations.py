@@ -22,18 +22,21 @@ from bot.contentpack import Snippet
 from bot.db.models import Checkin, ConversationState, ProcessedUpdate, User
 from bot.db.session import SessionFactory
 from bot.domain import conversation as conv
+from bot.domain.alarm_fatigue import ScreenKind
 from bot.domain.ask import Answer, Reading, topics_mentioned
-from bot.domain.checkin import CheckinAnswers
+from bot.domain.checkin import CheckinAnswers, Severity
 from bot.domain.timezones import zone_for
-from bot.domain.triage import assess_screen, screen_due
+from bot.domain.triage import assess_screen
 from bot.domain.triage_opinion import Check, Decision, answer_check, triage_message
 from bot.services import reminders as reminder_schedule
 from bot.services.guidance import (
+    DoctorSeen,
     EscalationNotice,
     answers_from_row,
     escalate,
-    history_assessment,
+    escalate_history,
     recent_checkins,
+    record_doctor_seen,
     snippets_after_checkin,
 )
 
@@ -162,6 +165,7 @@ Result = (
     | NotAnAnswer
     | CheckAsked
     | Told
+    | DoctorSeen
     | Duplicate
 )
 
@@ -355,13 +359,10 @@ class ConversationService:
             if draft and draft.kind is conv.Kind.CHECKIN and draft.local_date == today:
                 return Ask(draft, resumed=True)
             existing = await self._checkin_row(session, user_id, today)
-            last_screen = await session.scalar(
+            last_full_screen = await session.scalar(
                 select(func.max(Checkin.local_date)).where(
-                    Checkin.user_id == user_id, Checkin.screen.is_not(None)
+                    Checkin.user_id == user_id, Checkin.screen_kind == ScreenKind.FULL.value
                 )
-            )
-            weekly_screen = screen_due(
-                twitching_reported=False, last_screen_day=last_screen, today=today
             )
             draft = _keeping_check(
                 draft,
@@ -369,7 +370,7 @@ class ConversationService:
                     new_token(),
                     today,
                     already_done=existing is not None,
-                    weekly_screen=weekly_screen,
+                    last_full_screen=last_full_screen,
                 ),
             )
             await _save_draft(session, user_id, draft)
@@ -588,11 +589,32 @@ class ConversationService:
                 return Simple("forged_button")
             if reference.step == conv.CHECK_STEP:
                 return await self._answer_check(session, user_id, reference)
+            if reference.step == conv.SEEN_DOCTOR_STEP:
+                return await self._doctor_seen(session, user_id, reference)
             draft = await _load_draft(session, user_id)
             if draft is None or draft.token != reference.token:
                 return Simple("stale_button")
             pressed = conv.Pressed(step=reference.step, value=reference.value)
             return await self._advance(session, user_id, draft, pressed, pressed=True)
+
+    async def _doctor_seen(
+        self, session: AsyncSession, user_id: int, reference: conv.CallbackRef
+    ) -> Result:
+        """ "I've seen a doctor about this": bound to its escalation's stored token, so it
+        works after a restart and no matter which conversation is open."""
+        if reference.value != conv.SEEN_DOCTOR_VALUE:
+            return Simple("forged_button")
+        user = await session.get(User, user_id)
+        if user is None or user.consented_at is None:
+            return Simple("stale_button")
+        seen = await record_doctor_seen(
+            session,
+            user_id=user_id,
+            token=reference.token,
+            catalog=self._content.catalog,
+            day=self.local_today(user.timezone),
+        )
+        return seen if seen is not None else Simple("stale_button")
 
     async def _advance(
         self,
@@ -661,16 +683,18 @@ class ConversationService:
         row.caffeine_mg = answers.caffeine.mg
         row.caffeine_servings = answers.caffeine.servings
         row.water_litres = answers.water_litres
-        row.screen = done.answers.get("screen")
+        screen = conv.screen_shown(done)
+        row.screen = list(done.answers.get("screen") or []) if screen else None
+        row.screen_kind = screen.value if screen else None
         await session.flush()
         history = await recent_checkins(session, user_id, day)
-        escalation = await escalate(
+        escalation = await escalate_history(
             session,
             user_id=user_id,
-            assessment=history_assessment(self._content.catalog, history, day),
-            origin="history",
+            catalog=self._content.catalog,
+            history=history,
             day=day,
-            store=True,
+            twitching_today=answers.severity != Severity.NONE,
         )
         snippets = await snippets_after_checkin(
             session,

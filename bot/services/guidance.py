@@ -7,6 +7,7 @@ consented; everyone is told.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -15,7 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contentpack import ContentPack, Snippet
-from bot.db.models import Checkin, Escalation, SnippetView
+from bot.db.models import Checkin, Escalation, HistoryFlagPause, SnippetView
+from bot.domain.alarm_fatigue import (
+    HISTORY_REPEAT_DAYS,
+    history_findings_to_tell,
+    offers_doctor_button,
+    pausable,
+    pause_ends,
+)
 from bot.domain.checkin import Caffeine, CheckinAnswers, Location, Severity
 from bot.domain.snippets import DayAnswers, MatchContext, choose_for_checkin
 from bot.domain.triage import (
@@ -35,11 +43,21 @@ SNIPPET_MEMORY_DAYS = 14
 
 @dataclass(frozen=True)
 class EscalationNotice:
-    """An escalation to show before anything else: its tier and the message."""
+    """An escalation to show before anything else: its tier and the message.
+    `doctor_token`: offer "I've seen a doctor about this", bound to this token."""
 
     tier: Tier
     text: str
     flag_ids: tuple[str, ...]
+    doctor_token: str | None = None
+
+
+@dataclass(frozen=True)
+class DoctorSeen:
+    """ "I've seen a doctor about this" was recorded: these reasons pause until `until`."""
+
+    reasons: tuple[str, ...]
+    until: date
 
 
 def answers_from_row(row: Checkin) -> CheckinAnswers:
@@ -94,7 +112,11 @@ async def escalate(
     if tier is None:
         return None
     flags = list(dict.fromkeys(finding.flag.id for finding in fresh.findings))
+    doctor_token = None
     if store:
+        # The button's token is stored with the escalation, so it still works after a
+        # restart; only people who consented get it (a pause is stored data).
+        doctor_token = secrets.token_hex(3) if offers_doctor_button(tier, flags) else None
         session.add(
             Escalation(
                 user_id=user_id,
@@ -104,10 +126,101 @@ async def escalate(
                 sources=list(dict.fromkeys(f.flag.source for f in fresh.findings)),
                 origin=origin,
                 local_date=day,
+                doctor_token=doctor_token,
             )
         )
     text = render_escalation(fresh, forwarded=forwarded)
-    return EscalationNotice(tier=tier, text=text, flag_ids=tuple(flags))
+    return EscalationNotice(tier=tier, text=text, flag_ids=tuple(flags), doctor_token=doctor_token)
+
+
+async def last_told(session: AsyncSession, user_id: int, day: date) -> dict[str, date]:
+    """Flag id → latest local date within the week up to `day` it was told (any origin)."""
+    statement = select(Escalation.flag_ids, Escalation.local_date).where(
+        Escalation.user_id == user_id,
+        Escalation.local_date > day - timedelta(days=HISTORY_REPEAT_DAYS),
+        Escalation.local_date <= day,
+    )
+    told: dict[str, date] = {}
+    for flag_ids, told_on in (await session.execute(statement)).all():
+        for flag_id in flag_ids:
+            told[flag_id] = max(told.get(flag_id, told_on), told_on)
+    return told
+
+
+async def pauses_running(session: AsyncSession, user_id: int, day: date) -> dict[str, date]:
+    """Flag id → the day its "seen a doctor" pause ends, for pauses still running on `day`."""
+    statement = select(HistoryFlagPause.flag_id, HistoryFlagPause.paused_until).where(
+        HistoryFlagPause.user_id == user_id, HistoryFlagPause.paused_until > day
+    )
+    return {row.flag_id: row.paused_until for row in await session.execute(statement)}
+
+
+async def escalate_history(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    catalog: RedFlagCatalog,
+    history: Sequence[Checkin],
+    day: date,
+    twitching_today: bool,
+) -> EscalationNotice | None:
+    """History patterns after a check-in: at most once a week per reason, never on a day
+    without twitching, and not while a "seen a doctor" pause for the reason runs."""
+    if not twitching_today:
+        return None
+    found = history_assessment(catalog, history, day)
+    if found.tier is None:
+        return None
+    due = history_findings_to_tell(
+        found,
+        today=day,
+        twitching_today=twitching_today,
+        last_told=await last_told(session, user_id, day),
+        paused_until=await pauses_running(session, user_id, day),
+    )
+    return await escalate(
+        session, user_id=user_id, assessment=due, origin="history", day=day, store=True
+    )
+
+
+async def record_doctor_seen(
+    session: AsyncSession, *, user_id: int, token: str, catalog: RedFlagCatalog, day: date
+) -> DoctorSeen | None:
+    """The person pressed "I've seen a doctor about this" under the escalation bound to
+    `token`: pause its history patterns for 8 weeks from `day`. None when no escalation of
+    theirs carries that token (forged, or erased since); pressing again renews nothing."""
+    statement = select(Escalation).where(
+        Escalation.user_id == user_id, Escalation.doctor_token == token
+    )
+    escalation = (await session.execute(statement)).scalars().first()
+    if escalation is None:
+        return None
+    seen_on = escalation.doctor_seen_on or day
+    until = pause_ends(seen_on)
+    flag_ids = pausable(escalation.flag_ids)
+    reasons = tuple(catalog.flags[f].reason for f in flag_ids if f in catalog.flags)
+    if escalation.doctor_seen_on is not None:
+        return DoctorSeen(reasons=reasons, until=until)
+    escalation.doctor_seen_on = day
+    existing = {
+        pause.flag_id: pause
+        for pause in (
+            await session.execute(
+                select(HistoryFlagPause).where(
+                    HistoryFlagPause.user_id == user_id, HistoryFlagPause.flag_id.in_(flag_ids)
+                )
+            )
+        ).scalars()
+    }
+    for flag_id in flag_ids:
+        pause = existing.get(flag_id)
+        if pause is None:
+            session.add(
+                HistoryFlagPause(user_id=user_id, flag_id=flag_id, seen_on=day, paused_until=until)
+            )
+        else:
+            pause.seen_on, pause.paused_until = day, until
+    return DoctorSeen(reasons=reasons, until=until)
 
 
 async def recent_checkins(

@@ -52,7 +52,7 @@ class Press:
 Script = Mapping[str, Sequence[Text | Press]]
 
 # A full check-in with twitching in one place (ticked twice, another ticked and unticked); the
-# red-flag screen is answered "none of these".
+# red-flag screen is answered "none of these", or "nothing new" when the short one is asked.
 FULL_CHECKIN: Script = {
     "severity": [Press("2")],
     "locations": [
@@ -63,6 +63,7 @@ FULL_CHECKIN: Script = {
         Press("!"),
     ],
     "screen": [Press(CONTENT.catalog.none_option_id)],
+    "screen_new": [Press("no")],  # asked instead of the full list within a week of it
     "sleep": [Text("6h30")],
     "caffeine": [Text("2 coffees")],
     "water": [Text("1.5 l")],

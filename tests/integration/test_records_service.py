@@ -20,6 +20,7 @@ from bot.db.models import (
     Checkin,
     ConversationState,
     Escalation,
+    HistoryFlagPause,
     ProcessedUpdate,
     SnippetView,
     User,
@@ -117,6 +118,12 @@ async def seed_everything_about(sessions: SessionFactory, user_id: int) -> None:
         ),
         make_escalation(user_id, TODAY - timedelta(days=1), tier=1),
         make_escalation(user_id, TODAY, tier=2, flag_ids=["breathing"], origin="text"),
+        HistoryFlagPause(
+            user_id=user_id,
+            flag_id="twitching_long",
+            seen_on=TODAY,
+            paused_until=TODAY + timedelta(weeks=8),
+        ),
         SnippetView(
             user_id=user_id,
             snippet_id="magnesium-basics",

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.domain import conversation as conv
+from bot.domain.alarm_fatigue import ScreenKind
 from bot.domain.checkin import (
     MAX_CAFFEINE_MG,
     MAX_SLEEP_HOURS,
@@ -37,9 +38,12 @@ ENV = conv.Environment(
     screen_none=CATALOG.none_option_id,
 )
 TOKEN = "a1b2c3"
+WEEK = timedelta(days=7)
 TODAY = date(2026, 11, 22)
+# The full safety screen was shown yesterday: today's check-in asks the short one, or none.
+SCREENED_YESTERDAY = TODAY - timedelta(days=1)
 ALL_STEPS: tuple[str, ...] = ("consent", "timezone", "reminder", "redo", "severity")
-ALL_STEPS += ("locations", "screen", "sleep", "caffeine", "water")
+ALL_STEPS += ("locations", "screen", "screen_new", "sleep", "caffeine", "water")
 NONE_OF_THESE = CATALOG.none_option_id
 A_RED_FLAG = sorted(SCREEN_OPTIONS - {NONE_OF_THESE})[0]
 
@@ -50,6 +54,13 @@ def typed(draft: conv.Draft, text: str) -> conv.Outcome:
 
 def pressed(draft: conv.Draft, value: str, step: str | None = None) -> conv.Outcome:
     return conv.advance(BOOK, draft, conv.Pressed(step=step or draft.step, value=value), ENV)
+
+
+def typed_all(draft: conv.Draft, *texts: str) -> conv.Draft:
+    """Type each answer in turn; every one must be taken."""
+    for text in texts:
+        draft = moved(typed(draft, text))
+    return draft
 
 
 def moved(outcome: conv.Outcome) -> conv.Draft:
@@ -70,7 +81,9 @@ def draft_at(step: str) -> conv.Draft:
     if step == "redo":
         return conv.start_checkin(TOKEN, TODAY, already_done=True)
     answers: dict[str, object] = {"severity": int(Severity.MILD)} if step != "severity" else {}
-    return replace(conv.start_checkin(TOKEN, TODAY, already_done=False), step=step, answers=answers)
+    last_full = SCREENED_YESTERDAY if step == "screen_new" else None
+    start = conv.start_checkin(TOKEN, TODAY, already_done=False, last_full_screen=last_full)
+    return replace(start, step=step, answers=answers)
 
 
 # --- content --------------------------------------------------------------------------
@@ -180,7 +193,7 @@ def test_checkin_asks_every_question_in_order_and_returns_the_answers() -> None:
     draft = moved(pressed(draft, "+eyelid_face"))
     assert draft.step == "locations"
     draft = moved(pressed(draft, conv.DONE))
-    assert draft.step == "screen"  # twitching reported: the red-flag screen is always asked
+    assert draft.step == "screen"  # the first safety screen ever is the full list
     draft = moved(pressed(draft, NONE_OF_THESE))
     assert draft.step == "sleep" and draft.answers["screen"] == []
     draft = moved(typed(draft, "6h30"))
@@ -199,29 +212,89 @@ def test_checkin_asks_every_question_in_order_and_returns_the_answers() -> None:
 
 
 def test_no_twitching_skips_the_where_question_and_the_screen_unless_due() -> None:
-    draft = moved(typed(conv.start_checkin(TOKEN, TODAY, already_done=False), "none"))
+    recent = conv.start_checkin(
+        TOKEN, TODAY, already_done=False, last_full_screen=SCREENED_YESTERDAY
+    )
+    draft = moved(typed(recent, "none"))
     assert draft.step == "sleep"
     assert draft.answers["locations"] == []
     assert conv.previous_step(draft) == "severity"
 
-    due = conv.start_checkin(TOKEN, TODAY, already_done=False, weekly_screen=True)
+    due = conv.start_checkin(TOKEN, TODAY, already_done=False, last_full_screen=TODAY - WEEK)
     draft = moved(typed(due, "none"))
     assert draft.step == "screen"
     assert conv.previous_step(draft) == "severity"
 
 
 def test_checkin_steps_follow_twitching_and_the_weekly_screen() -> None:
-    none, weekly = {"severity": int(Severity.NONE)}, {"weekly_screen": True}
-    assert conv.checkin_steps(none, {}) == ["severity", "sleep", "caffeine", "water"]
-    assert conv.checkin_steps(none, weekly) == ["severity", "screen", "sleep", "caffeine", "water"]
+    none, mild = {"severity": int(Severity.NONE)}, {"severity": int(Severity.MILD)}
+    recent = {"last_full_screen": SCREENED_YESTERDAY.isoformat()}
+    week_ago = {"last_full_screen": (TODAY - WEEK).isoformat()}
+    never: dict[str, object] = {"last_full_screen": None}
+    calm = ["severity", "sleep", "caffeine", "water"]
+    assert conv.checkin_steps(none, recent, TODAY) == calm
+    full_calm = ["severity", "screen", "sleep", "caffeine", "water"]
+    assert conv.checkin_steps(none, week_ago, TODAY) == full_calm
+    assert conv.checkin_steps(none, never, TODAY) == full_calm
     for severity in (Severity.MILD, Severity.MODERATE, Severity.SEVERE):
-        steps = conv.checkin_steps({"severity": int(severity)}, {})
+        steps = conv.checkin_steps({"severity": int(severity)}, never, TODAY)
         assert steps == ["severity", "locations", "screen", "sleep", "caffeine", "water"]
-    assert conv.checkin_steps({}, {})[1] == "locations"  # not answered yet: it may be asked
+        steps = conv.checkin_steps({"severity": int(severity)}, recent, TODAY)
+        assert steps == ["severity", "locations", "screen_new", "sleep", "caffeine", "water"]
+    something_new = {**mild, "screen_new": True}
+    assert conv.checkin_steps(something_new, recent, TODAY)[2:4] == ["screen_new", "screen"]
+    assert conv.checkin_steps({}, recent, TODAY)[1] == "locations"  # not answered yet
+
+
+def test_twitching_between_weekly_screens_asks_anything_new_in_one_tap() -> None:
+    start = conv.start_checkin(
+        TOKEN, TODAY, already_done=False, last_full_screen=SCREENED_YESTERDAY
+    )
+    draft = moved(typed(moved(pressed(start, "1")), "calves"))
+    assert draft.step == "screen_new"
+    after = moved(pressed(draft, "no"))
+    assert after.step == "sleep" and after.answers["screen"] == []
+    for text in ("nothing new", "none", "No", "nope"):
+        assert moved(typed(draft, text)).step == "sleep"
+    assert isinstance(typed(draft, "banana"), conv.Invalid)
+    assert isinstance(pressed(draft, "maybe"), conv.Forged)
+    done = completed(typed(typed_all(after, "7", "1"), "2 l"))
+    assert conv.screen_shown(done) is ScreenKind.SHORT
+
+
+def test_something_new_opens_the_full_list_and_back_then_nothing_new_clears_it() -> None:
+    start = conv.start_checkin(
+        TOKEN, TODAY, already_done=False, last_full_screen=SCREENED_YESTERDAY
+    )
+    draft = moved(typed(moved(pressed(start, "2")), "hands"))
+    draft = moved(typed(draft, "yes"))
+    assert draft.step == "screen"
+    draft = moved(pressed(draft, f"+{A_RED_FLAG}"))
+    assert conv.previous_step(draft) == "screen_new"
+    draft = moved(pressed(draft, conv.BACK))
+    assert draft.step == "screen_new"
+    draft = moved(pressed(draft, "no"))
+    assert draft.step == "sleep" and draft.answers["screen"] == []
+    draft = moved(pressed(moved(pressed(draft, conv.BACK)), "yes"))
+    draft = moved(pressed(moved(pressed(draft, f"+{A_RED_FLAG}")), conv.DONE))
+    assert draft.step == "sleep" and draft.answers["screen"] == [A_RED_FLAG]
+    done = completed(typed(typed_all(draft, "7", "1"), "2 l"))
+    assert conv.screen_shown(done) is ScreenKind.FULL
+
+
+def test_a_calm_day_between_weekly_screens_shows_no_screen() -> None:
+    start = conv.start_checkin(
+        TOKEN, TODAY, already_done=False, last_full_screen=SCREENED_YESTERDAY
+    )
+    done = completed(typed(typed_all(start, "none", "7", "1"), "2 l"))
+    assert conv.screen_shown(done) is None
 
 
 def test_buttons_answer_every_choice_question() -> None:
-    draft = moved(pressed(conv.start_checkin(TOKEN, TODAY, already_done=False), "0"))
+    start = conv.start_checkin(
+        TOKEN, TODAY, already_done=False, last_full_screen=SCREENED_YESTERDAY
+    )
+    draft = moved(pressed(start, "0"))
     draft = moved(pressed(draft, "9"))
     draft = moved(pressed(draft, "5"))
     done = completed(pressed(draft, "3"))
@@ -281,9 +354,11 @@ def test_back_returns_to_the_previous_question_and_keeps_the_answers() -> None:
 
 
 def test_back_then_changing_to_none_skips_locations_and_clears_them() -> None:
-    draft = moved(pressed(conv.start_checkin(TOKEN, TODAY, already_done=False), "3"))
-    draft = moved(typed(draft, "everywhere"))
-    assert draft.step == "screen"
+    start = conv.start_checkin(
+        TOKEN, TODAY, already_done=False, last_full_screen=SCREENED_YESTERDAY
+    )
+    draft = moved(typed(moved(pressed(start, "3")), "everywhere"))
+    assert draft.step == "screen_new"
     draft = moved(pressed(moved(pressed(draft, conv.BACK)), conv.BACK))
     assert draft.step == "severity"
     draft = moved(pressed(draft, "0"))
@@ -299,7 +374,7 @@ def test_back_from_the_first_onboarding_question_goes_nowhere() -> None:
 
 
 def test_a_second_checkin_the_same_day_first_asks_to_update() -> None:
-    draft = conv.start_checkin(TOKEN, TODAY, already_done=True)
+    draft = conv.start_checkin(TOKEN, TODAY, already_done=True, last_full_screen=TODAY)
     assert draft.step == "redo"
     assert isinstance(pressed(draft, "no"), conv.Declined)
     draft = moved(pressed(draft, "yes"))

@@ -31,7 +31,6 @@ from bot.domain.triage import (
     new_reasons_to_tell,
     render_escalation,
     scan_text,
-    screen_due,
 )
 from bot.domain.triage_text import MAX_TEXT_CHARS, normalise
 from bot.paths import CONTENT_DIR
@@ -705,24 +704,6 @@ def test_history_worsening_rule(
 
 def test_history_without_days_is_empty(catalog: RedFlagCatalog) -> None:
     assert assess_history(catalog, [], TODAY).tier is None
-
-
-# ----------------------------------------------------------------------------- screen due
-
-
-@pytest.mark.parametrize(
-    ("twitching", "last", "due"),
-    [
-        (True, TODAY, True),
-        (False, None, True),
-        (False, TODAY, False),
-        (False, TODAY - timedelta(days=6), False),
-        (False, TODAY - timedelta(days=7), True),
-        (False, TODAY - timedelta(days=30), True),
-    ],
-)
-def test_screen_due(twitching: bool, last: date | None, due: bool) -> None:
-    assert screen_due(twitching_reported=twitching, last_screen_day=last, today=TODAY) is due
 
 
 # ----------------------------------------------------------------------------- rendering
