@@ -119,7 +119,7 @@ def when_label(texts: Texts, moment: datetime, today: date) -> str:
         return texts("reminders_when_today", time=clock)
     if (day - today).days == 1:
         return texts("reminders_when_tomorrow", time=clock)
-    return texts("reminders_when_later", day=render.day_label(day), time=clock)
+    return texts("reminders_when_later", day=render.day_label(day, today), time=clock)
 
 
 def next_line(texts: Texts, scheduled: Scheduled) -> str:
@@ -139,7 +139,8 @@ def confirmation(texts: Texts, scheduled: Scheduled) -> str:
         case "paused" if scheduled.resume_on is None:
             return texts("reminders_paused_indefinitely")
         case "paused":
-            day = render.day_label(scheduled.resume_on) if scheduled.resume_on else ""
+            resume_on = scheduled.resume_on
+            day = render.day_label(resume_on, scheduled.today) if resume_on else ""
             return texts("reminders_paused_until", day=day)
         case "resumed":
             return texts("reminders_resumed", next=next_line(texts, scheduled))

@@ -78,9 +78,10 @@ def checkin_summary(answers: CheckinAnswers) -> str:
     )
 
 
-def day_label(day: date) -> str:
-    """ "Sun 22 Nov"."""
-    return day.strftime("%a %d %b").replace(" 0", " ")
+def day_label(day: date, today: date | None = None) -> str:
+    """ "Sun 22 Nov"; "Wed 1 Dec 2027" when ``today`` is given and the year is another."""
+    label = day.strftime("%a %d %b").replace(" 0", " ")
+    return f"{label} {day.year}" if today is not None and day.year != today.year else label
 
 
 def reminder_label(texts: Texts, reminder: time | None) -> str:

@@ -30,6 +30,7 @@ from bot.config import Settings
 from bot.db.models import Checkin, User
 from bot.db.session import SessionFactory
 from bot.domain.parsing import AnswerError, parse_clock_time
+from bot.domain.pause import PauseRequestError, parse_pause
 from bot.domain.schedule import (
     DEFAULT_CATCH_UP_GRACE,
     QuietHours,
@@ -56,7 +57,6 @@ BULK_MESSAGES_PER_SECOND = 25.0
 DEFAULT_SEND_CONCURRENCY = 16
 # Stored in paused_until for "/pause" without a date (see ReminderPlan.paused_indefinitely).
 PAUSED_INDEFINITELY = date.max
-MAX_PAUSE_DAYS = 366
 # Check-ins from this many UTC days back can matter for "already done today" in any zone.
 _DONE_LOOKBACK = timedelta(days=2)
 
@@ -143,112 +143,6 @@ ReminderResult: TypeAlias = "Scheduled | Refused | conversations.Duplicate"
 
 
 # --- pure helpers: parsing the commands ---------------------------------------------------
-
-
-class PauseRequestError(ValueError):
-    """A /pause argument that cannot be used; ``reason`` says why."""
-
-    def __init__(self, reason: Literal["not_understood", "past", "too_far"]) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ),
-        start=1,
-    )
-    for name in names
-}
-_COUNT_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
-_DURATION = re.compile(
-    r"(?P<count>\d{1,3}|a|an|one|two|three|four|five)\s*(?P<unit>d|days?|w|weeks?)"
-)
-_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
-_DAY_MONTH = re.compile(
-    r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?P<month>[a-z]+)\.?(?:\s+(?P<year>\d{4}))?"
-)
-_MONTH_DAY = re.compile(
-    r"(?P<month>[a-z]+)\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(?P<year>\d{4}))?"
-)
-_PAUSE_FILLERS = re.compile(r"^(?:for|until|till|til|to)\s+")
-
-
-def _calendar_date(year: int, month: int, day: int) -> date:
-    try:
-        return date(year, month, day)
-    except ValueError as error:
-        raise PauseRequestError("not_understood") from error
-
-
-def _named_date(match: re.Match[str], today: date) -> date:
-    """ "1 Dec" / "Dec 1" [year]: without a year, the next such date from tomorrow on."""
-    month = _MONTHS.get(match.group("month"))
-    if month is None:
-        raise PauseRequestError("not_understood")
-    day = int(match.group("day"))
-    if match.group("year"):
-        return _calendar_date(int(match.group("year")), month, day)
-    candidate = _calendar_date(today.year, month, day) if _valid(today.year, month, day) else None
-    if candidate is None or candidate <= today:
-        return _calendar_date(today.year + 1, month, day)
-    return candidate
-
-
-def _valid(year: int, month: int, day: int) -> bool:
-    try:
-        date(year, month, day)
-    except ValueError:
-        return False
-    return True
-
-
-def parse_pause(text: str, today: date) -> date | None:
-    """The date reminders come back on, from a /pause argument; None means "until /resume".
-
-    Modest on purpose: "" (indefinitely), "3 days", "a week", "2 weeks", "tomorrow",
-    "2026-12-01", "1 Dec", "December 1" (optionally with "until"/"for" in front). A date is the
-    first day with reminders again ("pause until 1 Dec" brings them back on 1 Dec).
-    """
-    normal = " ".join(text.casefold().split())
-    normal = _PAUSE_FILLERS.sub("", normal).strip(" .!")
-    if not normal or normal in {"indefinitely", "forever", "until resume", "until i resume"}:
-        return None
-    resume_on: date
-    if normal == "tomorrow":
-        resume_on = today + timedelta(days=1)
-    elif duration := _DURATION.fullmatch(normal):
-        count_text = duration.group("count")
-        count = _COUNT_WORDS.get(count_text) or int(count_text)
-        days = count * 7 if duration.group("unit").startswith("w") else count
-        if days <= 0:
-            raise PauseRequestError("not_understood")
-        resume_on = today + timedelta(days=days)
-    elif iso := _ISO_DATE.fullmatch(normal):
-        resume_on = _calendar_date(int(iso["year"]), int(iso["month"]), int(iso["day"]))
-    elif named := _DAY_MONTH.fullmatch(normal) or _MONTH_DAY.fullmatch(normal):
-        resume_on = _named_date(named, today)
-    else:
-        raise PauseRequestError("not_understood")
-    if resume_on <= today:
-        raise PauseRequestError("past")
-    if resume_on - today > timedelta(days=MAX_PAUSE_DAYS):
-        raise PauseRequestError("too_far")
-    return resume_on
 
 
 class QuietHoursError(ValueError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -354,3 +354,23 @@ async def test_pause_resume_and_quiet_commands(
     assert "Right now they are 08:00–10:00" in last_text(sandbox, USER)
     await sandbox.exchange_text(USER, "/quiet off")
     assert "Quiet hours are off" in last_text(sandbox, USER)
+
+
+async def test_pause_until_a_weekday_and_a_date_next_year_shows_its_year(
+    sandbox: SandboxServer, reminder_bot: BotRunner, clock: FakeClock, watch: TickWatch
+) -> None:
+    await onboard(sandbox, USER)
+    await wait_scheduled(reminder_bot, watch)
+    clock.now = datetime(2026, 12, 2, 11, 0, tzinfo=UTC)  # Wednesday 2 Dec, noon in Berlin
+
+    await sandbox.exchange_text(USER, "/pause 1 Dec")
+    assert "come back on Wed 1 Dec 2027" in last_text(sandbox, USER)
+
+    await sandbox.exchange_text(USER, "/pause until friday")
+    assert "come back on Fri 4 Dec." in last_text(sandbox, USER)
+    user = await stored_user(reminder_bot)
+    assert user.paused_until == date(2026, 12, 3)
+
+    for phrase, day in (("till monday", "Mon 7 Dec"), ("until next week", "Mon 7 Dec")):
+        await sandbox.exchange_text(USER, f"/pause {phrase}")
+        assert f"come back on {day}." in last_text(sandbox, USER), phrase

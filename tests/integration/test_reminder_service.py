@@ -15,7 +15,6 @@ from bot.domain.schedule import QuietHours
 from bot.services.conversations import Duplicate
 from bot.services.reminders import (
     PAUSED_INDEFINITELY,
-    PauseRequestError,
     QuietHoursError,
     Refused,
     Reminder,
@@ -23,7 +22,6 @@ from bot.services.reminders import (
     Scheduled,
     SendResult,
     as_utc,
-    parse_pause,
     parse_quiet_hours,
     reschedule_in,
 )
@@ -488,47 +486,6 @@ async def test_unblocking_reactivates_and_reschedules(
 # --- parsing the commands (pure) --------------------------------------------------------------
 
 TODAY = date(2026, 11, 22)
-
-
-@pytest.mark.parametrize(
-    ("text", "resume_on"),
-    [
-        ("", None),
-        ("indefinitely", None),
-        ("3 days", date(2026, 11, 25)),
-        ("for 3 days", date(2026, 11, 25)),
-        ("1 day", date(2026, 11, 23)),
-        ("a week", date(2026, 11, 29)),
-        ("2 weeks", date(2026, 12, 6)),
-        ("tomorrow", date(2026, 11, 23)),
-        ("2026-12-01", date(2026, 12, 1)),
-        ("until 2026-12-01", date(2026, 12, 1)),
-        ("1 Dec", date(2026, 12, 1)),
-        ("December 1st", date(2026, 12, 1)),
-        ("5 jan", date(2027, 1, 5)),
-        ("jan 5 2027", date(2027, 1, 5)),
-    ],
-)
-def test_parse_pause_understands_modest_phrases(text: str, resume_on: date | None) -> None:
-    assert parse_pause(text, TODAY) == resume_on
-
-
-@pytest.mark.parametrize(
-    ("text", "reason"),
-    [
-        ("soon", "not_understood"),
-        ("0 days", "not_understood"),
-        ("2026-02-30", "not_understood"),
-        ("31 smarch", "not_understood"),
-        ("2026-11-22", "past"),
-        ("2026-11-01", "past"),
-        ("500 days", "too_far"),
-    ],
-)
-def test_parse_pause_rejects_what_it_cannot_use(text: str, reason: str) -> None:
-    with pytest.raises(PauseRequestError) as raised:
-        parse_pause(text, TODAY)
-    assert raised.value.reason == reason
 
 
 @pytest.mark.parametrize(
