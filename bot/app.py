@@ -33,6 +33,7 @@ from bot.services.conversations import Clock, ConversationService, utc_now
 from bot.services.maintenance import forget_old_updates
 from bot.services.records import RecordsService
 from bot.services.reminders import ReminderService
+from bot.transport import AiohttpRequest
 from handlers import gate, learn, private, records
 from handlers import reminders as reminder_handlers
 
@@ -148,6 +149,8 @@ def build_application(settings: Settings, *, token: str, clock: Clock = utc_now)
         base_url=settings.telegram_api_url,
         base_file_url=file_url_for(settings.telegram_api_url),
         rate_limiter=reminder_handlers.delivery_rate_limiter(),
+        request=AiohttpRequest(),
+        get_updates_request=AiohttpRequest(connection_pool_size=1),
     )
     application: BotApplication = (
         Application.builder()

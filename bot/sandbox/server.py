@@ -290,6 +290,8 @@ class SandboxServer:
         self._answered_callbacks: set[str] = set()
         self._next_callback_id = random.randint(10**15, 9 * 10**15)
         self._failures: dict[str, list[_Failure]] = {}
+        self._holds: dict[str, list[asyncio.Event]] = {}
+        self._holding: set[asyncio.Event] = set()
         self._files_by_id: dict[str, _StoredFile] = {}
         self._files_by_path: dict[str, _StoredFile] = {}
         self._files_by_upload: dict[int, _StoredFile] = {}
@@ -334,6 +336,9 @@ class SandboxServer:
         """Release pending long polls and webhook delivery, then close the listener."""
         self._closing = True
         self._changed.fire()
+        for release in [*self._holding, *(e for events in self._holds.values() for e in events)]:
+            release.set()
+        self._holds.clear()
         await self._stop_webhook_delivery()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -595,6 +600,16 @@ class SandboxServer:
         self._failures.setdefault(method.lower(), []).append(
             _Failure(error_code, description, retry_after, times)
         )
+
+    def hold_next(self, method: str) -> asyncio.Event:
+        """Keep the answer to the next call of ``method`` until the returned event is set.
+
+        The call is recorded at once; the bot sees no response (a slow or stalled Telegram),
+        so its timeouts can be tested without sleeping.
+        """
+        release = asyncio.Event()
+        self._holds.setdefault(method.lower(), []).append(release)
+        return release
 
     # ------------------------------------------------------------------ observing
 
@@ -904,6 +919,12 @@ class SandboxServer:
         except ApiError as error:
             return web.json_response(error.payload(), status=error.error_code)
         seq = self._record(canonical, params, files)
+        holds = self._holds.get(canonical.lower())
+        if holds:
+            release = holds.pop(0)
+            self._holding.add(release)
+            await release.wait()
+            self._holding.discard(release)
         try:
             if handler is None:
                 raise ApiError(404, "Not Found")
