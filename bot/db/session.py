@@ -14,14 +14,19 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.db import inline_sqlite
+
 SessionFactory = async_sessionmaker[AsyncSession]
+SQLITE_DRIVER = f"sqlite+{inline_sqlite.DRIVER}"
 
 
 def normalise_url(url: str) -> str:
-    """Pick the async drivers for plain sqlite:// and postgresql:// URLs."""
+    """The drivers the engine uses: SQLite URLs (`sqlite://`, `sqlite+aiosqlite://`, as
+    settings spell them) get the inline stdlib driver (bot.db.inline_sqlite), PostgreSQL
+    URLs asyncpg."""
     parsed = make_url(url)
-    if parsed.drivername in {"sqlite", "sqlite+pysqlite"}:
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    if parsed.drivername in {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}:
+        parsed = parsed.set(drivername=SQLITE_DRIVER)
     elif parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg2"}:
         parsed = parsed.set(drivername="postgresql+asyncpg")
     return parsed.render_as_string(hide_password=False)
@@ -50,8 +55,7 @@ def create_engine(url: str) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # Every use case ends in commit or rollback, so the pool's extra reset round trip
-        # through aiosqlite's worker thread would only cost time.
+        # Every use case ends in commit or rollback, so the pool's reset would only cost time.
         engine = create_async_engine(url, pool_reset_on_return=None, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _enable_sqlite_wal)
         return engine

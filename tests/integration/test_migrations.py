@@ -49,8 +49,15 @@ def test_revisions_form_one_line() -> None:
     assert len(revisions) == len(set(revisions))
 
 
-@pytest.mark.parametrize("url", ["sqlite:///x.db", "postgresql://u@h/d"])
-def test_plain_urls_get_async_drivers(url: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("sqlite:///x.db", "sqlite+inline"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+inline"),
+        ("postgresql://u@h/d", "postgresql+asyncpg"),
+    ],
+)
+def test_settings_urls_get_the_engine_drivers(url: str, driver: str) -> None:
     from bot.db.session import normalise_url
 
-    assert "+aiosqlite" in normalise_url(url) or "+asyncpg" in normalise_url(url)
+    assert normalise_url(url).startswith(f"{driver}://")
