@@ -6,6 +6,7 @@ same transaction, so the same update delivered twice acts once.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -41,6 +42,9 @@ from bot.services.guidance import (
 )
 
 Clock = Callable[[], datetime]
+# Typed answers up to this length have their red-flag decision remembered (see _triage).
+TRIAGE_CACHED_MAX_CHARS = 40
+TRIAGE_CACHE_SIZE = 4096
 
 
 def utc_now() -> datetime:
@@ -299,6 +303,22 @@ class ConversationService:
         self._default_timezone = default_timezone
         self._clock = clock
         self._unstored_checks: OrderedDict[str, PendingCheck] = OrderedDict()
+        self._triage_short = functools.lru_cache(maxsize=TRIAGE_CACHE_SIZE)(self._triage_now)
+
+    def _triage_now(self, text: str) -> Decision:
+        content = self._content
+        return triage_message(content.catalog, text, content.opinion, content.thresholds)
+
+    def _triage(self, text: str) -> Decision:
+        """The red-flag decision for a message (rules, then the model: ~1 + 6 ms).
+
+        Short typed answers ("6.5", "mild", "2 coffees") repeat across people and days, so
+        their decision is remembered, in memory only; longer messages, where people describe
+        themselves, are read afresh every time and never kept.
+        """
+        if len(text) <= TRIAGE_CACHED_MAX_CHARS:
+            return self._triage_short(text)
+        return self._triage_now(text)
 
     def _environment(self) -> conv.Environment:
         catalog = self._content.catalog
@@ -392,8 +412,7 @@ class ConversationService:
         """A typed message: scanned for red flags (rules and the learned opinion), then the
         answer to the open question, or a plain question answered from the content. Thin
         evidence gets the uncertain-middle question first instead of an escalation."""
-        content = self._content
-        decision = triage_message(content.catalog, text, content.opinion, content.thresholds)
+        decision = self._triage(text)
         found = decision.assessment
         async with self._sessions.begin() as session:
             if not await claim_update(session, update_id):
@@ -411,7 +430,7 @@ class ConversationService:
                     origin="text",
                     day=self.local_today(user.timezone if user else None),
                     store=consented,
-                    bystander=content.catalog.bystander if decision.bystander else None,
+                    bystander=self._content.catalog.bystander if decision.bystander else None,
                 )
             draft = await _load_draft(session, user_id)
             token = None
@@ -478,12 +497,7 @@ class ConversationService:
         """A caption, a forward or an edit: never taken as an answer or a command, but its
         words are still read for red flags. Someone else's signs are told, worded for them,
         and not stored as this person's."""
-        content = self._content
-        found = (
-            triage_message(content.catalog, text, content.opinion, content.thresholds).assessment
-            if text
-            else None
-        )
+        found = self._triage(text).assessment if text else None
         async with self._sessions.begin() as session:
             if not await claim_update(session, update_id):
                 return Duplicate()
