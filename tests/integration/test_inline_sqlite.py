@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, text
 
@@ -16,7 +17,7 @@ async def test_statements_run_on_the_loop_thread_with_the_pragmas(tmp_path: Path
     threads: list[int] = []
 
     def register(dbapi_connection: object, _record: object) -> None:
-        driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        driver: Any = getattr(dbapi_connection, "driver_connection", dbapi_connection)
         driver = getattr(driver, "_conn", driver)  # aiosqlite keeps sqlite3's connection here
         driver.create_function("thread_id", 0, lambda: threads.append(threading.get_ident()))
 
