@@ -20,6 +20,7 @@ the whole exchange (connect + write + read), so a stalled upload still ends in `
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Any
 
@@ -29,6 +30,7 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+log = logging.getLogger(__name__)
 POOL_TIMEOUT_MESSAGE = (
     "Pool timeout: All connections in the connection pool are occupied. Request was *not* "
     "sent to Telegram. Consider adjusting the connection pool size or the pool timeout."
@@ -144,13 +146,16 @@ class AiohttpRequest(BaseRequest):
             async with session.request(
                 method, url, data=body, timeout=timeout, proxy=self._proxy, allow_redirects=False
             ) as response:
-                return response.status, await response.read()
+                payload = await response.read()
         except TimeoutError as error:  # aiohttp's timeouts subclass TimeoutError
             raise TimedOut(_scrub(f"Timed out: {error}") if str(error) else None) from None
         except aiohttp.ClientError as error:
             raise NetworkError(_scrub(f"aiohttp.{type(error).__name__}: {error}")) from None
         finally:
             self._pool.release()
+        # The method name only: the URL holds the token, the body what people wrote.
+        log.debug("Bot API %s: HTTP %d", url.rpartition("/")[2], response.status)
+        return response.status, payload
 
     async def _acquire(self, waiting: float | None) -> None:
         """A connection slot, or PTB's pool timeout (the request was not sent)."""
