@@ -75,9 +75,9 @@ async def test_a_per_call_read_timeout_overrides_the_default(sandbox: SandboxSer
 
 async def test_a_long_poll_outlasts_the_read_timeout(sandbox: SandboxServer) -> None:
     """PTB adds the long-poll time to getUpdates' read timeout; the transport must honour it."""
-    async with _bot(sandbox, poll_read_timeout=0.2) as bot:
+    async with _bot(sandbox, poll_read_timeout=0.5) as bot:
         first = await bot.get_updates(timeout=0)
-        updates = await bot.get_updates(offset=first[-1].update_id + 1, timeout=1)
+        updates = await bot.get_updates(offset=first[-1].update_id + 1, timeout=2)
     assert updates == ()
 
 

@@ -1,5 +1,6 @@
-"""Short typed answers repeat ("6.5", "mild", "2 coffees"): their red-flag reading is worked
-out once per process, not once per message; longer messages are read every time."""
+"""Short typed answers repeat ("6.5", "two cups of coffee"): their red-flag reading (rules,
+and the model for three words or more) is worked out once per process, not once per
+message; longer messages are read every time."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.paths import CONTENT_DIR
 from bot.services.conversations import ConversationService
 
 CONTENT = load_bundle(CONTENT_DIR)
+SHORT = "two cups of coffee"
 LONG = "my eyelid has been twitching on and off all week, mostly in the evening after work"
 
 
@@ -32,9 +34,9 @@ async def test_short_texts_are_read_once_and_long_ones_every_time(engine: AsyncE
         create_session_factory(engine), content, default_timezone="Europe/Berlin"
     )
     update_ids = itertools.count(1)
-    first = await service.answer_text(501, next(update_ids), "6.5")
-    again = await service.answer_text(502, next(update_ids), "6.5")
+    first = await service.answer_text(501, next(update_ids), SHORT)
+    again = await service.answer_text(502, next(update_ids), SHORT)
     for _ in range(2):
         await service.answer_text(503, next(update_ids), LONG)
     assert first == again
-    assert read == ["6.5", LONG, LONG]
+    assert read == [SHORT, LONG, LONG]
