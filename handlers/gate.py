@@ -26,15 +26,18 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
+from bot.concurrency import PerChatUpdateProcessor
 from bot.context import BotApplication, BotContext
 from bot.services import conversations as svc
 from handlers import private
 from handlers.render import esc, escalation_keyboard, send_html
 
 GATE_GROUP = -10
+FLOOD_GROUP = GATE_GROUP - 1
 GROUP_POINTER_INTERVAL = timedelta(hours=1)
 PRUNE_AT = 10_000
 OUTSIDE_PRIVATE = filters.ChatType.GROUPS | filters.ChatType.CHANNEL
@@ -142,6 +145,19 @@ class Gate:
     async def stop(self, _update: Update, _context: BotContext) -> None:
         raise ApplicationHandlerStop
 
+    async def flood(self, update: Update, context: BotContext) -> None:
+        """A heavy command repeated while the same one is still pending in this chat: one
+        calm "still working on it" for the first repeat, nothing for the rest."""
+        processor = context.application.update_processor
+        if not isinstance(processor, PerChatUpdateProcessor):
+            return
+        coalesced = processor.coalesced(update)
+        if coalesced is None:
+            return
+        if coalesced == "first":
+            await send_html(update, esc(context.deps.texts("still_working")))
+        raise ApplicationHandlerStop
+
 
 def register(application: BotApplication, *, private_commands: Iterable[str]) -> None:
     """The gate's handlers, in a group of their own that runs before all others."""
@@ -162,3 +178,4 @@ def register(application: BotApplication, *, private_commands: Iterable[str]) ->
     ]
     for handler in handlers:
         application.add_handler(handler, group=GATE_GROUP)
+    application.add_handler(TypeHandler(Update, gate.flood), group=FLOOD_GROUP)
