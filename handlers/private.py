@@ -37,6 +37,27 @@ def _ids(update: Update) -> tuple[int, int]:
     return user.id, update.update_id
 
 
+def _question_in(result: svc.Result | None) -> svc.Ask | None:
+    """The question a result ends with (after any escalation), if it asks one."""
+    while isinstance(result, svc.Escalated):
+        result = result.then
+    return result if isinstance(result, svc.Ask) else None
+
+
+async def _reply(update: Update, context: BotContext, result: svc.Result) -> None:
+    """Show a committed result. If its question cannot be delivered (even after the
+    retries), remember what the person last saw, so their next message is not taken for a
+    question they never got."""
+    try:
+        await _show(update, context, result)
+    except Exception:
+        ask = _question_in(result)
+        user = update.effective_user
+        if ask is not None and user is not None:
+            await context.deps.conversations.question_undelivered(user.id, ask)
+        raise
+
+
 async def _show(update: Update, context: BotContext, result: svc.Result) -> None:
     """Send whatever a result means for a person who typed or used a command."""
     deps = context.deps
@@ -92,7 +113,9 @@ async def _send_question(update: Update, context: BotContext, ask: svc.Ask) -> N
     deps = context.deps
     texts = deps.texts
     lines: list[str] = []
-    if ask.resumed:
+    if ask.redelivered:
+        lines.append(esc(texts("redelivered")))
+    elif ask.resumed:
         lines.append(esc(texts("resumed")))
     if ask.invalid_reason:
         lines.append(render.retry(texts, deps.questions, ask.draft, ask.invalid_reason))
@@ -136,14 +159,14 @@ async def _send_settings_saved(
 async def start(update: Update, context: BotContext) -> None:
     """/start: privacy notice and consent for newcomers, a welcome for the others."""
     user_id, update_id = _ids(update)
-    await _show(update, context, await context.deps.conversations.start(user_id, update_id))
+    await _reply(update, context, await context.deps.conversations.start(user_id, update_id))
 
 
 async def checkin(update: Update, context: BotContext) -> None:
     """/checkin: today's questions."""
     user_id, update_id = _ids(update)
     result = await context.deps.conversations.begin_checkin(user_id, update_id)
-    await _show(update, context, result)
+    await _reply(update, context, result)
 
 
 async def settings(update: Update, context: BotContext) -> None:
@@ -158,13 +181,13 @@ async def settings(update: Update, context: BotContext) -> None:
         keyboard = render.settings_keyboard(texts)
         await _send(update, text, keyboard)
         return
-    await _show(update, context, result)
+    await _reply(update, context, result)
 
 
 async def cancel(update: Update, context: BotContext) -> None:
     """/cancel: drop the open conversation."""
     user_id, update_id = _ids(update)
-    await _show(update, context, await context.deps.conversations.cancel(user_id, update_id))
+    await _reply(update, context, await context.deps.conversations.cancel(user_id, update_id))
 
 
 async def help_command(update: Update, context: BotContext) -> None:
@@ -184,7 +207,7 @@ async def text_message(update: Update, context: BotContext) -> None:
         return
     user_id, update_id = _ids(update)
     result = await context.deps.conversations.answer_text(user_id, update_id, message.text)
-    await _show(update, context, result)
+    await _reply(update, context, result)
 
 
 async def button(update: Update, context: BotContext) -> None:
@@ -201,7 +224,7 @@ async def button(update: Update, context: BotContext) -> None:
         )
         await query.answer()
         result = await deps.conversations.open_settings(user_id, update_id, only)
-        await _show(update, context, result)
+        await _reply(update, context, result)
         return
     result = await deps.conversations.answer_press(user_id, update_id, data)
     message = query.message if isinstance(query.message, Message) else None
@@ -227,7 +250,7 @@ async def button(update: Update, context: BotContext) -> None:
             await _answer_quietly(message.edit_reply_markup(None))
         else:
             await _close_question(message, data)
-    await _show(update, context, result)
+    await _reply(update, context, result)
 
 
 async def _close_question(message: Message, data: str | None) -> None:

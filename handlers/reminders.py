@@ -15,7 +15,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     ApplicationHandlerStop,
     BaseRateLimiter,
     CallbackQueryHandler,
@@ -27,6 +26,7 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.context import BotApplication, BotContext
+from bot.delivery import RetryingRateLimiter
 from bot.domain.schedule import QuietHours
 from bot.services import conversations as svc
 from bot.services.reminders import (
@@ -217,7 +217,8 @@ async def run_scheduler_tick(context: BotContext) -> None:
 
 def delivery_rate_limiter() -> BaseRateLimiter[None]:
     """PTB's AIORateLimiter for the whole bot: 20/min per group, and a 429 waits for its
-    retry_after (up to 3 times) instead of failing.
+    retry_after (up to 3 times) instead of failing; a 5xx or network failure is retried with
+    backoff (`bot.delivery`).
 
     The ~30 messages/s overall pace is applied where bulk sending happens (the reminder tick,
     see ReminderService's bulk limiter), not to replies: a person answering a question should
@@ -226,7 +227,7 @@ def delivery_rate_limiter() -> BaseRateLimiter[None]:
     Typed as taking no per-call arguments because the bot never passes any; that keeps the
     application's ``ExtBot[None]`` type that every handler is written against.
     """
-    return cast("BaseRateLimiter[None]", AIORateLimiter(overall_max_rate=0, max_retries=3))
+    return cast("BaseRateLimiter[None]", RetryingRateLimiter(overall_max_rate=0, max_retries=3))
 
 
 def start_scheduler(application: BotApplication, settings: Settings) -> None:

@@ -233,6 +233,11 @@ def _steps_for(draft: Draft) -> list[str]:
     return checkin_steps(draft.answers, draft.extra, draft.local_date)
 
 
+def steps_of(draft: Draft) -> list[str]:
+    """The questions of the draft's conversation, in order, given its answers so far."""
+    return _steps_for(draft)
+
+
 def previous_step(draft: Draft) -> str | None:
     """The question Back returns to; None on the first question and right after consent
     (consent is given once, not an answer to revise)."""

@@ -65,6 +65,10 @@ class Ask:
     resumed: bool = False
     edited_in_place: bool = False
     summary: CheckinAnswers | None = None
+    seen_step: str | None = None
+    """The question the person saw before this one (None: none of this conversation's)."""
+    redelivered: bool = False
+    """The previous message with this question never reached the person."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,20 @@ async def _drop_draft(session: AsyncSession, user_id: int) -> None:
     await session.execute(delete(STATE).where(STATE.c.user_id == user_id))
 
 
+UNDELIVERED = "undelivered"
+"""Draft extra: the open question's message was never delivered; holds the step the person
+last saw (or None), so their next message is not taken for a question they never saw."""
+
+
+def _undelivered(draft: conv.Draft) -> tuple[bool, str | None, conv.Draft]:
+    """(marker set?, the step last seen, the draft without the marker)."""
+    if UNDELIVERED not in draft.extra:
+        return False, None, draft
+    extra = {key: value for key, value in draft.extra.items() if key != UNDELIVERED}
+    seen = draft.extra[UNDELIVERED]
+    return True, seen if isinstance(seen, str) else None, replace(draft, extra=extra)
+
+
 def plain_answer(content: ContentBundle, text: str) -> Answer | None:
     """The content's answer to a message outside any conversation, or None ("not sure").
     Shared with the blind-round scorer (benchmarks/triage_blind.py), so it measures this."""
@@ -377,6 +395,9 @@ class ConversationService:
             today = self.local_today(user.timezone)
             draft = await _load_draft(session, user_id)
             if draft and draft.kind is conv.Kind.CHECKIN and draft.local_date == today:
+                undelivered, _, draft = _undelivered(draft)
+                if undelivered:  # shown now, so the next answer is for this question
+                    await _save_draft(session, user_id, draft)
                 return Ask(draft, resumed=True)
             existing = await self._checkin_row(session, user_id, today)
             last_full_screen = await session.scalar(
@@ -460,6 +481,12 @@ class ConversationService:
         """The reply after any escalation: the open question's answer, or a plain answer.
         None when the uncertain-middle question being asked is the whole reply."""
         if draft is not None and draft.kind is not conv.Kind.CHECK:
+            undelivered, seen, draft = _undelivered(draft)
+            if undelivered:
+                result = await self._after_undelivered(
+                    session, user_id, draft, seen, conv.Typed(text)
+                )
+                return escalated(notice, result)
             mentioned = topics_mentioned(text)
             if draft.kind is conv.Kind.CHECKIN and mentioned:
                 known = set(draft.extra.get("mentions", []))
@@ -609,6 +636,9 @@ class ConversationService:
             if draft is None or draft.token != reference.token:
                 return Simple("stale_button")
             pressed = conv.Pressed(step=reference.step, value=reference.value)
+            undelivered, seen, draft = _undelivered(draft)
+            if undelivered:
+                return await self._after_undelivered(session, user_id, draft, seen, pressed)
             return await self._advance(session, user_id, draft, pressed, pressed=True)
 
     async def _doctor_seen(
@@ -630,6 +660,41 @@ class ConversationService:
         )
         return seen if seen is not None else Simple("stale_button")
 
+    async def question_undelivered(self, user_id: int, ask: Ask) -> None:
+        """The message asking `ask`'s question could not be sent (after retries): remember
+        the question the person last saw. Written only on this failure path."""
+        if ask.seen_step == ask.draft.step:
+            return  # they have seen this very question already
+        async with self._sessions.begin() as session:
+            draft = await _load_draft(session, user_id)
+            if draft is None or (draft.token, draft.step) != (ask.draft.token, ask.draft.step):
+                return  # the conversation moved on meanwhile
+            extra = {**draft.extra, UNDELIVERED: ask.seen_step}
+            await _save_draft(session, user_id, replace(draft, extra=extra))
+
+    async def _after_undelivered(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        draft: conv.Draft,
+        seen: str | None,
+        given: conv.Typed | conv.Pressed,
+    ) -> Result:
+        """The first message after an undelivered question: an answer that fits the
+        question the person last saw is taken for that one (their retry); anything else gets
+        the question they are actually on, and is never taken for it."""
+        await _save_draft(session, user_id, draft)  # the marker is spent either way
+        retyped = isinstance(given, conv.Typed) or given.step == seen
+        if seen is not None and retyped and seen in conv.steps_of(draft):
+            rewound = replace(draft, step=seen)
+            outcome = conv.advance(self._questions, rewound, given, self._environment())
+            if not isinstance(outcome, conv.Invalid | conv.NotCurrent | conv.Forged):
+                result = await self._advance(
+                    session, user_id, rewound, given, pressed=isinstance(given, conv.Pressed)
+                )
+                return replace(result, redelivered=True) if isinstance(result, Ask) else result
+        return Ask(draft, redelivered=True, seen_step=seen)
+
     async def _advance(
         self,
         session: AsyncSession,
@@ -646,12 +711,12 @@ class ConversationService:
                 escalation = None
                 if draft.step == "screen" and moved.step != "screen":
                     escalation = await self._screen_escalation(session, user_id, moved)
-                return escalated(escalation, Ask(moved, notice=notice))
+                return escalated(escalation, Ask(moved, notice=notice, seen_step=draft.step))
             case conv.Stayed(draft=stayed):
                 await _save_draft(session, user_id, stayed)
-                return Ask(stayed, edited_in_place=pressed)
+                return Ask(stayed, edited_in_place=pressed, seen_step=draft.step)
             case conv.Invalid(draft=same, reason=reason):
-                return Ask(same, invalid_reason=reason)
+                return Ask(same, invalid_reason=reason, seen_step=draft.step)
             case conv.NotCurrent():
                 return Simple("already_answered")
             case conv.Forged():

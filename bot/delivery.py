@@ -1,0 +1,58 @@
+"""Sending that survives a passing Bot API failure: bounded retries with backoff.
+
+PTB's AIORateLimiter already waits out a 429 (`retry_after`); a 5xx answer or a network
+failure on a reply used to reach the person as "something went wrong" although their answer
+was already committed. Every call through the rate limiter (getUpdates never is) is retried
+a few times with growing pauses; a 400 (our request is wrong), 403 (blocked) or 409 is never
+retried, and neither is a 429 beyond what the rate limiter does itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.ext import AIORateLimiter
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (0.2, 0.6, 1.5)
+"""Pauses before each retry of a failed call: three retries, about 2.3 s in all."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """A 5xx answer, a timeout or a broken connection: worth trying again."""
+    return isinstance(error, NetworkError) and not isinstance(error, BadRequest | RetryAfter)
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """AIORateLimiter (429s, group pace) plus bounded retries of transient failures."""
+
+    def __init__(self, *, retry_delays: Sequence[float] = RETRY_DELAYS, **options: Any) -> None:
+        super().__init__(**options)
+        self._retry_delays = tuple(retry_delays)
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        for attempt, delay in enumerate((*self._retry_delays, None)):
+            try:
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
+            except Exception as error:
+                if delay is None or not is_transient(error):
+                    raise
+                # The method name and attempt only: never the text, chat or token.
+                log.info("%s failed transiently (attempt %d), retrying", endpoint, attempt + 1)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
