@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from bot.domain.ask import normalise, phrase_key
-from bot.domain.checkin import Severity
+from bot.domain.checkin import HIGH_CAFFEINE_MG, Severity
 from bot.domain.snippets import render_snippet
 
 # One phone screen of body text; the whole rendered message must also fit Telegram's limit.
@@ -140,6 +140,17 @@ class Conditions(_Strict):
     severity_at_least: Severity | None = None
     twitching_days_running_at_least: int | None = Field(default=None, ge=1)
     mention: Identifier | None = None
+
+    @field_validator("caffeine_mg_at_least")
+    @classmethod
+    def _the_one_caffeine_threshold(cls, value: int | None) -> int | None:
+        """/insights calls a day "high caffeine" at HIGH_CAFFEINE_MG; a rule must agree."""
+        if value is not None and value != HIGH_CAFFEINE_MG:
+            raise ValueError(
+                f"caffeine_mg_at_least must be {HIGH_CAFFEINE_MG}, the one high-caffeine "
+                "threshold /insights uses too (bot.domain.checkin.HIGH_CAFFEINE_MG)"
+            )
+        return value
 
     @field_validator("severity_at_least", mode="before")
     @classmethod

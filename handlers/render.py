@@ -13,6 +13,7 @@ from telegram.constants import ParseMode
 from bot.contentpack import Snippet
 from bot.domain import conversation as conv
 from bot.domain.checkin import CheckinAnswers, Location, Severity
+from bot.domain.parsing import caffeine_from_choice
 from bot.domain.snippets import render_snippet
 from bot.domain.triage_opinion import Check
 from bot.texts import Texts
@@ -134,6 +135,11 @@ def question(
             for option in spec.options
         ]
         rows = [*_rows(toggles, 2), [button(texts("done"), conv.DONE)]]
+    elif step == "caffeine" and draft.extra.get(conv.CAFFEINE_CHOICES):
+        values: list[str] = list(draft.extra[conv.CAFFEINE_CHOICES])
+        amount = values[0].partition(":")[2]
+        text = esc(texts("caffeine_which_unit", amount=amount))
+        rows = [[button(caffeine_choice_label(texts, value), value)] for value in values]
     elif step == "timezone":
         choices: list[str] = list(draft.extra.get("tz_choices", []))
         if choices:
@@ -148,6 +154,14 @@ def question(
     if conv.previous_step(draft) is not None:
         rows.append([button(texts("back"), conv.BACK)])
     return Rendered(text=text, keyboard=InlineKeyboardMarkup(rows) if rows else None)
+
+
+def caffeine_choice_label(texts: Texts, value: str) -> str:
+    """ "21 × coffee (1995 mg)", "21 × tea (987 mg)", "21 mg" for an asked-back count."""
+    kind, _, amount = value.partition(":")
+    caffeine = caffeine_from_choice(value)
+    mg = caffeine.mg if caffeine is not None else 0
+    return texts(f"caffeine_choice_{kind}", amount=amount, mg=mg)
 
 
 def retry(texts: Texts, book: conv.QuestionBook, draft: conv.Draft, reason: str) -> str:

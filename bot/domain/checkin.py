@@ -25,10 +25,17 @@ class Location(enum.StrEnum):
     MANY = "many"
 
 
-# Typical caffeine per serving, used when a person counts cups instead of milligrams.
+# Typical caffeine per serving, used when a person counts drinks instead of milligrams:
+# ~95 mg in a cup (240 ml) of brewed coffee, ~47 mg in a cup of black tea, ~80 mg in a 250 ml
+# energy drink (the figures the FDA and EFSA use; content/sources.yaml, caffeine_400mg).
 MG_PER_COFFEE = 95
 MG_PER_TEA = 47
 MG_PER_ENERGY_DRINK = 80
+# The one "a lot of caffeine" threshold: the much_caffeine rule (content/rules.yaml, checked
+# by the content pack) and /insights both use it. About 400 mg a day is the FDA/EFSA amount
+# not generally linked to harm in healthy adults; 300 mg — more than three cups of coffee —
+# is noticed before that ceiling is reached.
+HIGH_CAFFEINE_MG = 300
 
 # Accepted ranges; anything outside is re-asked, never stored.
 MAX_SLEEP_HOURS = 24.0

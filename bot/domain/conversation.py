@@ -19,10 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.alarm_fatigue import ScreenKind, screen_due
 from bot.domain.checkin import (
-    MAX_CAFFEINE_MG,
     MAX_SLEEP_HOURS,
     MAX_WATER_LITRES,
-    MG_PER_COFFEE,
     Caffeine,
     CheckinAnswers,
     Location,
@@ -30,6 +28,8 @@ from bot.domain.checkin import (
 )
 from bot.domain.parsing import (
     AnswerError,
+    CaffeineUnitQuestion,
+    caffeine_from_choice,
     parse_caffeine,
     parse_clock_time,
     parse_locations,
@@ -46,6 +46,8 @@ BACK = "<"
 DONE = "!"
 REMINDERS_OFF = "off"
 MAX_TZ_CHOICES = 5
+# Draft.extra key: the meanings offered for a count typed without a drink ("21").
+CAFFEINE_CHOICES = "caffeine_choices"
 
 
 class Kind(enum.StrEnum):
@@ -349,7 +351,10 @@ def advance(book: QuestionBook, draft: Draft, given: Typed | Pressed, env: Envir
             return NotCurrent(draft)
         if given.value == BACK:
             back_to = previous_step(draft)
-            return Moved(replace(draft, step=back_to)) if back_to else NotCurrent(draft)
+            if not back_to:
+                return NotCurrent(draft)
+            rest = {key: item for key, item in draft.extra.items() if key != CAFFEINE_CHOICES}
+            return Moved(replace(draft, step=back_to, extra=rest))
     try:
         return _answer(book, draft, given, env)
     except AnswerError as error:
@@ -365,7 +370,7 @@ def _move_on(draft: Draft, notice: str | None = None) -> Moved | Completed:
 
 def _answer(book: QuestionBook, draft: Draft, given: Typed | Pressed, env: Environment) -> Outcome:
     step = draft.step
-    offered = step in {"locations", "timezone", "screen"} or isinstance(given, Typed)
+    offered = step in {"locations", "timezone", "screen", "caffeine"} or isinstance(given, Typed)
     if not offered and given.value not in book.option_values(step):  # type: ignore[union-attr]
         return Forged(draft)
     if step in {"consent", "redo"}:
@@ -395,9 +400,7 @@ def _answer(book: QuestionBook, draft: Draft, given: Typed | Pressed, env: Envir
         hours = float(given.value) if isinstance(given, Pressed) else parse_sleep_hours(given.text)
         return _move_on(draft.with_answer("sleep", _checked(hours, 0.0, MAX_SLEEP_HOURS)))
     if step == "caffeine":
-        caffeine = _caffeine_value(given)
-        value = {"mg": caffeine.mg, "servings": caffeine.servings}
-        return _move_on(draft.with_answer("caffeine", value))
+        return _answer_caffeine(book, draft, given)
     if step == "water":
         litres = (
             float(given.value) if isinstance(given, Pressed) else parse_water_litres(given.text)
@@ -412,14 +415,26 @@ def _checked(value: float, low: float, high: float) -> float:
     return value
 
 
-def _caffeine_value(given: Typed | Pressed) -> Caffeine:
-    if isinstance(given, Typed):
-        return parse_caffeine(given.text)
-    cups = int(given.value)
-    mg = cups * MG_PER_COFFEE
-    if mg > MAX_CAFFEINE_MG:
-        raise AnswerError("out_of_range")
-    return Caffeine(mg=mg, servings=float(cups))
+def _answer_caffeine(book: QuestionBook, draft: Draft, given: Typed | Pressed) -> Outcome:
+    """Drinks or mg; a count without a drink ("21") is asked back with a button per meaning."""
+    asked: Sequence[str] = draft.extra.get(CAFFEINE_CHOICES, [])
+    if isinstance(given, Pressed):
+        if given.value not in book.option_values("caffeine") and given.value not in asked:
+            return Forged(draft)
+        caffeine = caffeine_from_choice(given.value)
+        if caffeine is None:
+            return Forged(draft)
+    else:
+        try:
+            caffeine = parse_caffeine(given.text)
+        except CaffeineUnitQuestion as question:
+            if not question.choices:
+                raise AnswerError("out_of_range") from question
+            extra = {**draft.extra, CAFFEINE_CHOICES: list(question.choices)}
+            return Stayed(replace(draft, extra=extra))
+    value = {"mg": caffeine.mg, "servings": caffeine.servings}
+    rest = {key: item for key, item in draft.extra.items() if key != CAFFEINE_CHOICES}
+    return _move_on(replace(draft.with_answer("caffeine", value), extra=rest))
 
 
 REMINDER_OFF_WORDS = frozenset({"off", "no", "none", "never", "no reminders", "no reminder"})

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import fmean
 
-from bot.domain.checkin import MG_PER_COFFEE, CheckinAnswers, Location, Severity
+from bot.domain.checkin import (
+    HIGH_CAFFEINE_MG,
+    MG_PER_COFFEE,
+    CheckinAnswers,
+    Location,
+    Severity,
+)
 
 SEVERITY_SCALE_MAX = int(max(Severity))
 SEVERITY_SCALE_NOTE = "0–3 scale: 0 none, 1 mild, 2 moderate, 3 severe"
@@ -24,10 +30,6 @@ SEVERITY_SCALE_NOTE = "0–3 scale: 0 none, 1 mild, 2 moderate, 3 severe"
 # described as lying between the two neighbouring levels.
 LEVEL_NAME_TOLERANCE = 0.25
 
-# Three coffees by the check-in's own conversion (3 x 95 mg = 285 mg), so that a person who
-# answers "3 coffees" lands on the "high" side as the wording promises.
-HIGH_CAFFEINE_COFFEES = 3
-HIGH_CAFFEINE_MG = HIGH_CAFFEINE_COFFEES * MG_PER_COFFEE
 # Adults are generally advised to get at least 7 hours of sleep a night.
 SHORT_SLEEP_HOURS = 7.0
 # Below about 1.5 litres of fluid a day (water and other drinks, as the check-in asks and as
@@ -119,7 +121,12 @@ def _is_low_water(entry: DayEntry) -> bool:
     return entry.water_litres < LOW_WATER_LITRES
 
 
-_CAFFEINE_WITH = f"three or more coffees' worth of caffeine ({HIGH_CAFFEINE_MG} mg or more)"
+# 300 mg is more than three cups of coffee at 95 mg: say so, so "3 coffees" is not expected
+# to count as a high day.
+_COFFEES_BELOW_HIGH = (HIGH_CAFFEINE_MG - 1) // MG_PER_COFFEE
+_CAFFEINE_WITH = (
+    f"{HIGH_CAFFEINE_MG} mg of caffeine or more (more than {_COFFEES_BELOW_HIGH} cups of coffee)"
+)
 _CAFFEINE_WITHOUT = f"less caffeine than that (under {HIGH_CAFFEINE_MG} mg)"
 _SLEEP_WITH = f"less than {SHORT_SLEEP_HOURS:g} hours of sleep the night before"
 _SLEEP_WITHOUT = f"{SHORT_SLEEP_HOURS:g} hours of sleep or more the night before"

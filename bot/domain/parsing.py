@@ -16,9 +16,11 @@ Deliberate readings (so they are easy to find and to change):
 - Sleep "a-b" is the midpoint when it reads as durations ("6-7"), a bed-to-wake clock range
   when it cannot ("23:00-6:30", "11pm-7am", "22-6"); an evening start without am/pm ("11-7")
   is taken as pm.
-- Caffeine: a bare number up to 20 counts cups of coffee; a bare larger number is mg. Espresso
-  and coffee drinks count as coffee, cola as MG_PER_COLA, decaf and herbal tea as 0 mg (and not
-  as servings). "double" counts two servings. Servings are reported only when no mg was typed.
+- Caffeine: a count without a drink ("2", "21", "3 cups") is never guessed: it raises
+  CaffeineUnitQuestion, and the bot asks back "cups of coffee, cups of tea or mg?" with
+  buttons. Espresso and coffee drinks count as coffee (MG_PER_COFFEE), tea as MG_PER_TEA, cola
+  as MG_PER_COLA, decaf and herbal tea as 0 mg (and not as servings). "double" counts two
+  servings; a "shot" is espresso. Servings are reported only when no mg was typed.
 - Water: a bare number up to 10 is litres, 100-10000 is ml, anything between is ambiguous.
   "oz" is the US fluid ounce; pints and gallons differ between the UK and US, so ambiguous.
 - "1,500 ml" and "1.500 mg" use a thousands separator (1.5 ml of water is not a real answer);
@@ -64,6 +66,7 @@ TOO_LONG = "too_long"
 NOT_UNDERSTOOD = "not_understood"
 OUT_OF_RANGE = "out_of_range"
 AMBIGUOUS = "ambiguous"
+WHICH_UNIT = "which_unit"
 
 
 class AnswerError(ValueError):
@@ -597,12 +600,56 @@ CAFFEINE_MG_PER_DRINK: Mapping[str, int] = {
         MG_PER_DECAF,
     ),
 }  # fmt: skip
-# A container named without a drink: "2 cups" are coffee; "2 cans" could be cola or energy.
-_CONTAINER_DEFAULT_MG: Mapping[str, int] = {
-    "cup": MG_PER_COFFEE,
-    "mug": MG_PER_COFFEE,
-    "shot": MG_PER_COFFEE,
-}
+# A container named without a drink: a "shot" is espresso; "2 cups" could be coffee or tea
+# (asked back), "2 cans" cola or an energy drink.
+_CONTAINER_DEFAULT_MG: Mapping[str, int] = {"shot": MG_PER_COFFEE}
+_CUPS_OF_SOMETHING = frozenset({"cup", "mug"})
+_CAFFEINE_CHOICE = re.compile(r"(?P<kind>coffee|tea|mg):(?P<amount>[0-9]{1,4}(?:\.[0-9]{1,2})?)")
+CAFFEINE_CHOICE_MG: Mapping[str, int] = {"coffee": MG_PER_COFFEE, "tea": MG_PER_TEA}
+NO_CAFFEINE_CHOICE = "0"
+
+
+class CaffeineUnitQuestion(AnswerError):
+    """A count without a drink ("21", "3 cups"): what it counts is asked, never guessed."""
+
+    def __init__(self, amount: Decimal, *, milligrams_possible: bool) -> None:
+        super().__init__(WHICH_UNIT)
+        self.amount = amount
+        self.choices = caffeine_unit_choices(amount, milligrams_possible=milligrams_possible)
+
+
+def _plain_number(amount: Decimal) -> str:
+    """Decimal without exponent or trailing zeros: 21 → "21", 1.50 → "1.5"."""
+    return f"{amount.normalize():f}"
+
+
+def caffeine_unit_choices(amount: Decimal, *, milligrams_possible: bool) -> tuple[str, ...]:
+    """Button values for "21": cups of coffee, cups of tea, mg — those that are in range."""
+    number = _plain_number(amount)
+    values = [f"{kind}:{number}" for kind in CAFFEINE_CHOICE_MG]
+    if milligrams_possible:
+        values.append(f"mg:{number}")
+    return tuple(value for value in values if caffeine_from_choice(value) is not None)
+
+
+def caffeine_from_choice(value: str) -> Caffeine | None:
+    """A caffeine button ("0", "coffee:2", "tea:1", "mg:21") as stored; None if not one."""
+    if value == NO_CAFFEINE_CHOICE:
+        return Caffeine(mg=0, servings=0.0)
+    match = _CAFFEINE_CHOICE.fullmatch(value)
+    if match is None:
+        return None
+    amount = Decimal(match["amount"])
+    if match["kind"] == "mg":
+        if amount != amount.to_integral_value() or not 0 < amount <= MAX_CAFFEINE_MG:
+            return None
+        return Caffeine(mg=int(amount), servings=None)
+    mg = (amount * CAFFEINE_CHOICE_MG[match["kind"]]).to_integral_value(rounding=ROUND_HALF_UP)
+    if not 0 < amount <= MAX_SERVINGS or mg > MAX_CAFFEINE_MG:
+        return None
+    return Caffeine(mg=int(mg), servings=float(amount))
+
+
 _SERVING_MULTIPLIERS: Mapping[str, int] = {"single": 1, "double": 2, "triple": 3}
 _DRINK_ADJECTIVES = re.compile(
     r"\b(?:large|small|big|medium|regular|strong|weak|tall|grande|venti|short|hot|ice cold"
@@ -627,24 +674,30 @@ _SERVING = re.compile(
 
 
 def parse_caffeine(text: str) -> Caffeine:
-    """Caffeine today: cups ("2", "2 coffees", "a coffee and a tea") or milligrams ("200mg")."""
+    """Caffeine today: drinks ("2 coffees", "a coffee and a tea") or milligrams ("200mg").
+
+    A count without a drink ("2", "21", "3 cups") raises CaffeineUnitQuestion.
+    """
     normal = _quantity_text(text, _CAFFEINE_FILLERS)
     if normal in NO_CAFFEINE_WORDS:
         return Caffeine(mg=0, servings=0.0)
+    items = _list_items(normal)
+    if len(items) == 1 and _NUMBER_ONLY.fullmatch(items[0]) and _decimal(items[0]) == 0:
+        return Caffeine(mg=0, servings=0.0)
+    if len(items) == 1:
+        _ask_about_a_bare_count(items[0])
     total_mg = Decimal(0)
     servings = Decimal(0)
     drinks = Decimal(0)
     typed_milligrams = False
-    for item in _list_items(normal):
+    for item in items:
         milligrams = _MILLIGRAMS.fullmatch(item)
         if milligrams:
             total_mg += _decimal(milligrams.group("mg"), thousands_separator=True)
             typed_milligrams = True
             continue
-        if _NUMBER_ONLY.fullmatch(item) and _decimal(item) > MAX_SERVINGS:
-            total_mg += _decimal(item)
-            typed_milligrams = True
-            continue
+        if _NUMBER_ONLY.fullmatch(item):
+            raise AnswerError(AMBIGUOUS)  # "2 coffees and 3": three what?
         count, mg_per_drink = _caffeine_serving(item)
         drinks += count
         total_mg += count * mg_per_drink
@@ -654,6 +707,25 @@ def parse_caffeine(text: str) -> Caffeine:
         raise AnswerError(OUT_OF_RANGE)
     mg = _in_range(total_mg, MAX_CAFFEINE_MG, Decimal(1))
     return Caffeine(mg=int(mg), servings=None if typed_milligrams else float(servings))
+
+
+def _ask_about_a_bare_count(item: str) -> None:
+    """Raise CaffeineUnitQuestion for "21" or "3 cups" (OUT_OF_RANGE when no meaning fits);
+    named drinks pass."""
+    question: CaffeineUnitQuestion | None = None
+    if _NUMBER_ONLY.fullmatch(item):
+        question = CaffeineUnitQuestion(_decimal(item), milligrams_possible=True)
+    elif match := _SERVING.fullmatch(item):
+        container = (match.group("container") or "").removesuffix("s")
+        count = match.group("count")
+        bare = not match.group("drink") and not match.group("count_after")
+        if bare and count and container in _CUPS_OF_SOMETHING:
+            question = CaffeineUnitQuestion(_decimal(count), milligrams_possible=False)
+    if question is None:
+        return
+    if not question.choices:
+        raise AnswerError(OUT_OF_RANGE)
+    raise question
 
 
 def _caffeine_serving(item: str) -> tuple[Decimal, int]:
@@ -680,9 +752,7 @@ def _caffeine_serving(item: str) -> tuple[Decimal, int]:
         if singular not in _CONTAINER_DEFAULT_MG:
             raise AnswerError(AMBIGUOUS)
         return count, _CONTAINER_DEFAULT_MG[singular]
-    if count_text is None:
-        raise AnswerError(NOT_UNDERSTOOD)
-    return count, MG_PER_COFFEE  # a bare count is cups of coffee, like the buttons
+    raise AnswerError(AMBIGUOUS if count_text else NOT_UNDERSTOOD)  # a count of what?
 
 
 def _drink_mg(drink: str) -> int:

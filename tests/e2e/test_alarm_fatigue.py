@@ -60,7 +60,7 @@ async def checkin(sandbox: SandboxServer, *, twitching: bool) -> list[str]:
     elif SHORT_SCREEN in labels:
         await sandbox.exchange_press(USER, SHORT_SCREEN)
     assert "sleep" in last_text(sandbox)
-    for answer in ("7 h", "1 cup", "2 l"):
+    for answer in ("7 h", "1 coffee", "2 l"):
         await sandbox.exchange_press(USER, answer)
     sent = texts_since(sandbox, mark)
     assert any(text.startswith("Saved for") for text in sent)
@@ -170,7 +170,7 @@ async def test_the_safety_screen_is_one_tap_between_weekly_full_lists(
         return button_labels(sandbox)
 
     async def finish() -> None:
-        for answer in ("7 h", "1 cup", "2 l"):
+        for answer in ("7 h", "1 coffee", "2 l"):
             await sandbox.exchange_press(USER, answer)
 
     labels = await screen_on(True)  # day 0: the first screen ever is the full list

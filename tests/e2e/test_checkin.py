@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import Select, func, select
 
 from bot.db.models import Checkin, ConversationState, User
@@ -239,7 +240,7 @@ async def test_back_button_edits_the_previous_answer(
     assert "safety check" in last_text(sandbox)
     await sandbox.exchange_press(USER, "None of these")
     await sandbox.exchange_press(USER, "5 h")
-    await sandbox.exchange_press(USER, "3 cups")
+    await sandbox.exchange_press(USER, "3 coffees")
     await sandbox.exchange_press(USER, "1 l")
     [checkin] = await rows(bot.settings.database_url, Checkin, user_id=USER)
     assert (checkin.severity, checkin.locations, checkin.caffeine_mg) == (0, "", 285)
@@ -250,7 +251,7 @@ async def test_second_checkin_same_day_offers_an_update(
 ) -> None:
     await onboard(sandbox)
     await sandbox.exchange_text(USER, "/checkin")
-    for answer in ["none", "none", "7", "1", "2 l"]:
+    for answer in ["none", "none", "7", "1 coffee", "2 l"]:
         await sandbox.exchange_text(USER, answer)
     await sandbox.exchange_text(USER, "/checkin")
     assert "already checked in today" in last_text(sandbox)
@@ -270,7 +271,7 @@ async def test_next_local_day_is_a_new_checkin(
 ) -> None:
     await onboard(sandbox)
     await sandbox.exchange_text(USER, "/checkin")
-    for answer in ["none", "none", "7", "1", "2 l"]:
+    for answer in ["none", "none", "7", "1 coffee", "2 l"]:
         await sandbox.exchange_text(USER, answer)
     clock.advance(hours=15)  # 00:00 in Berlin on the 23rd
     await sandbox.exchange_text(USER, "/checkin")
@@ -326,3 +327,57 @@ async def test_many_people_at_once_keep_their_answers_apart(
         await engine.dispose()
     assert count == len(people)
     assert hours == {person: float(4 + index) for index, person in enumerate(people)}
+
+
+async def _to_caffeine(sandbox: SandboxServer) -> None:
+    await sandbox.exchange_text(USER, "/checkin")
+    for answer in ["none", "none", "7"]:
+        await sandbox.exchange_text(USER, answer)
+    assert "caffeine" in last_text(sandbox)
+
+
+@pytest.mark.parametrize(("typed", "pressed", "mg"), [("20", "20 mg", 20), ("21", "21 mg", 21)])
+async def test_a_bare_caffeine_number_is_asked_back_on_both_sides_of_twenty(
+    sandbox: SandboxServer, bot: BotRunner, typed: str, pressed: str, mg: int
+) -> None:
+    await onboard(sandbox)
+    await _to_caffeine(sandbox)
+    await sandbox.exchange_text(USER, typed)
+    asked = sandbox.last_message(USER)
+    assert (asked.plain_text or "").startswith(f"{typed} of what?")
+    labels = [label for row in asked.buttons() for label, _ in row]
+    assert pressed in labels
+    if int(typed) <= 20:
+        assert f"{typed} × coffee ({int(typed) * 95} mg)" in labels
+        assert f"{typed} × tea ({int(typed) * 47} mg)" in labels
+    await sandbox.exchange_press(USER, pressed)
+    assert "water" in last_text(sandbox)
+    await sandbox.exchange_text(USER, "2 l")
+    [checkin] = await rows(bot.settings.database_url, Checkin, user_id=USER)
+    assert (checkin.caffeine_mg, checkin.caffeine_servings) == (mg, None)
+
+
+async def test_tea_is_not_counted_as_coffee(sandbox: SandboxServer, bot: BotRunner) -> None:
+    await onboard(sandbox)
+    await _to_caffeine(sandbox)
+    await sandbox.exchange_press(USER, "2 teas")
+    await sandbox.exchange_text(USER, "2 l")
+    [checkin] = await rows(bot.settings.database_url, Checkin, user_id=USER)
+    assert (checkin.caffeine_mg, checkin.caffeine_servings) == (2 * 47, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("answer", "mg", "noted"), [("3 coffees", 285, False), ("3 coffees and a tea", 332, True)]
+)
+async def test_the_one_caffeine_threshold_decides_the_caffeine_note(
+    sandbox: SandboxServer, bot: BotRunner, answer: str, mg: int, noted: bool
+) -> None:
+    """300 mg for the after-check-in note, as for /insights' "high caffeine" days."""
+    await onboard(sandbox)
+    await _to_caffeine(sandbox)
+    await sandbox.exchange_text(USER, answer)
+    mark = sandbox.last_seq
+    await sandbox.exchange_text(USER, "2 l")
+    sent = [m.plain_text or "" for m in sandbox.new_messages_since(USER, mark)]
+    assert sent and sent[0].startswith("Saved for") and f"{mg} mg" in sent[0]
+    assert any("Caffeine and jumpy muscles" in text for text in sent[1:]) is noted

@@ -138,7 +138,7 @@ async def test_screen_flag_escalates_mid_checkin_without_losing_it(
     assert escalation.startswith("🚨") and "breath" in escalation.casefold()
     assert "112" in escalation and "911" in escalation and "999" in escalation
     assert sent.index(escalation) < len(sent) - 1 and "sleep" in sent[-1]
-    for answer in ["6", "1", "2 l"]:
+    for answer in ["6", "1 coffee", "2 l"]:
         await sandbox.exchange_text(USER, answer)
     [stored] = await rows(bot.settings.database_url, Escalation, user_id=USER)
     assert (stored.tier, stored.origin) == (2, "screen")

@@ -199,7 +199,7 @@ async def test_insights_send_a_chart_and_patterns_that_match_the_data(
     assert last_text(sandbox) == expected
     # Four coffees every third day came with moderate twitching (2.0); other days averaged 0.5.
     assert (
-        "On days with three or more coffees' worth of caffeine (285 mg or more), your twitching "
+        "On days with 300 mg of caffeine or more (more than 3 cups of coffee), your twitching "
         "tended to be higher: it averaged 2.0 (moderate)" in expected
     )
     assert "0.5 (between none and mild) on other days (based on 10 days with and 18 without)" in (

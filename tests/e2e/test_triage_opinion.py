@@ -104,7 +104,7 @@ async def test_the_question_interrupts_a_checkin_without_losing_it(
     await sandbox.exchange_press(USER, "Yes")
     sent = new_texts(sandbox, mark)
     assert sent[0].startswith("🚨") and "sleep" in sent[-1].casefold()
-    for answer in ["7", "1", "2 l"]:
+    for answer in ["7", "1 coffee", "2 l"]:
         await sandbox.exchange_text(USER, answer)
     [row] = await rows(bot.settings.database_url, Checkin, user_id=USER)
     assert row.sleep_hours == 7 and row.water_litres == 2

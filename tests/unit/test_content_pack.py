@@ -467,6 +467,20 @@ def test_numeric_threshold_needs_a_source(pack_copy: Path) -> None:
     assert "no `threshold_source`" in problem.message
 
 
+@pytest.mark.parametrize("mg", [285, 400])
+def test_a_second_caffeine_threshold_is_refused(pack_copy: Path, mg: int) -> None:
+    """/insights and the rules share one "a lot of caffeine" number."""
+
+    def change(data: dict[str, Any]) -> None:
+        rule = next(r for r in data["rules"] if r["id"] == "much_caffeine")
+        rule["when"]["caffeine_mg_at_least"] = mg
+
+    _edit_yaml(pack_copy, RULES_FILE, change)
+    problem = _only(check_pack(pack_copy))
+    assert problem.location.endswith("when.caffeine_mg_at_least")
+    assert "must be 300" in problem.message
+
+
 def test_topic_without_snippets(pack_copy: Path) -> None:
     _edit_yaml(
         pack_copy,

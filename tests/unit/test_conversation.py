@@ -21,6 +21,7 @@ from bot.domain.checkin import (
     MAX_SLEEP_HOURS,
     MAX_WATER_LITRES,
     MG_PER_COFFEE,
+    MG_PER_TEA,
     Caffeine,
     Location,
     Severity,
@@ -258,7 +259,7 @@ def test_twitching_between_weekly_screens_asks_anything_new_in_one_tap() -> None
         assert moved(typed(draft, text)).step == "sleep"
     assert isinstance(typed(draft, "banana"), conv.Invalid)
     assert isinstance(pressed(draft, "maybe"), conv.Forged)
-    done = completed(typed(typed_all(after, "7", "1"), "2 l"))
+    done = completed(typed(typed_all(after, "7", "1 coffee"), "2 l"))
     assert conv.screen_shown(done) is ScreenKind.SHORT
 
 
@@ -278,7 +279,7 @@ def test_something_new_opens_the_full_list_and_back_then_nothing_new_clears_it()
     draft = moved(pressed(moved(pressed(draft, conv.BACK)), "yes"))
     draft = moved(pressed(moved(pressed(draft, f"+{A_RED_FLAG}")), conv.DONE))
     assert draft.step == "sleep" and draft.answers["screen"] == [A_RED_FLAG]
-    done = completed(typed(typed_all(draft, "7", "1"), "2 l"))
+    done = completed(typed(typed_all(draft, "7", "1 coffee"), "2 l"))
     assert conv.screen_shown(done) is ScreenKind.FULL
 
 
@@ -286,7 +287,7 @@ def test_a_calm_day_between_weekly_screens_shows_no_screen() -> None:
     start = conv.start_checkin(
         TOKEN, TODAY, already_done=False, last_full_screen=SCREENED_YESTERDAY
     )
-    done = completed(typed(typed_all(start, "none", "7", "1"), "2 l"))
+    done = completed(typed(typed_all(start, "none", "7", "1 coffee"), "2 l"))
     assert conv.screen_shown(done) is None
 
 
@@ -296,7 +297,7 @@ def test_buttons_answer_every_choice_question() -> None:
     )
     draft = moved(pressed(start, "0"))
     draft = moved(pressed(draft, "9"))
-    draft = moved(pressed(draft, "5"))
+    draft = moved(pressed(draft, "coffee:5"))
     done = completed(pressed(draft, "3"))
     answers = conv.checkin_answers(done)
     assert (answers.severity, answers.locations, answers.sleep_hours) == (
@@ -611,3 +612,50 @@ def test_advance_never_raises_on_arbitrary_presses(step: str, value: str) -> Non
 def test_a_forged_timezone_choice_with_a_superscript_digit_is_forged() -> None:
     """ "²" passes str.isdigit() but not int(): found by the property test above."""
     assert isinstance(pressed(draft_at("timezone"), "²"), conv.Forged)
+
+
+# --- caffeine: drinks by name, bare counts asked back ------------------------------------
+
+
+def at_caffeine() -> conv.Draft:
+    """A check-in with every earlier question answered and caffeine open."""
+    answers = {"severity": int(Severity.MILD), "locations": ["torso"], "screen": [], "sleep": 7.0}
+    return replace(draft_at("caffeine"), answers=answers)
+
+
+def test_caffeine_buttons_count_coffee_and_tea_apart() -> None:
+    draft = at_caffeine()
+    coffee = conv.checkin_answers(completed(typed(moved(pressed(draft, "coffee:3")), "2 l")))
+    tea = conv.checkin_answers(completed(typed(moved(pressed(draft, "tea:3")), "2 l")))
+    assert coffee.caffeine == Caffeine(mg=3 * MG_PER_COFFEE, servings=3.0)
+    assert tea.caffeine == Caffeine(mg=3 * MG_PER_TEA, servings=3.0)
+
+
+@pytest.mark.parametrize("number", ["2", "20", "21", "150"])
+def test_a_bare_number_is_asked_back_and_a_choice_answers_it(number: str) -> None:
+    draft = at_caffeine()
+    outcome = typed(draft, number)
+    assert isinstance(outcome, conv.Stayed), outcome
+    asked = outcome.draft
+    choices = asked.extra[conv.CAFFEINE_CHOICES]
+    assert choices[-1] == f"mg:{number}"
+    assert isinstance(pressed(asked, "mg:999"), conv.Forged)  # only the offered meanings
+    assert isinstance(pressed(draft, f"mg:{number}"), conv.Forged)  # not before it was asked
+    water = moved(pressed(asked, f"mg:{number}"))
+    assert water.step == "water" and conv.CAFFEINE_CHOICES not in water.extra
+    done = conv.checkin_answers(completed(typed(water, "2 l")))
+    assert done.caffeine == Caffeine(mg=int(number), servings=None)
+
+
+def test_typing_the_drink_after_the_question_answers_it_too() -> None:
+    asked = typed(at_caffeine(), "3")
+    assert isinstance(asked, conv.Stayed)
+    water = moved(typed(asked.draft, "3 teas"))
+    assert water.answers["caffeine"] == {"mg": 3 * MG_PER_TEA, "servings": 3.0}
+
+
+def test_back_from_the_asked_back_question_forgets_it() -> None:
+    asked = typed(at_caffeine(), "4")
+    assert isinstance(asked, conv.Stayed)
+    sleep = moved(pressed(asked.draft, conv.BACK))
+    assert sleep.step == "sleep" and conv.CAFFEINE_CHOICES not in sleep.extra

@@ -9,10 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.checkin import Caffeine, CheckinAnswers, Location, Severity
+from bot.domain.checkin import (
+    HIGH_CAFFEINE_MG,
+    MG_PER_COFFEE,
+    MG_PER_TEA,
+    Caffeine,
+    CheckinAnswers,
+    Location,
+    Severity,
+)
 from bot.domain.insights import (
     FACTORS,
-    HIGH_CAFFEINE_MG,
     LOW_WATER_LITRES,
     MIN_DAYS_EACH_SIDE,
     SHORT_SLEEP_HOURS,
@@ -104,11 +111,22 @@ def test_thresholds(factor_id, below, at_or_above, make) -> None:
     assert factor.predicate(make(at_or_above)) is high_side_is_above
 
 
-def test_three_coffees_count_as_high_caffeine() -> None:
-    answers = CheckinAnswers(severity=Severity.MILD, caffeine=Caffeine(mg=3 * 95, servings=3))
+@pytest.mark.parametrize(
+    ("mg", "high"),
+    [
+        (3 * MG_PER_COFFEE, False),  # 285 mg: three coffees are under the one threshold
+        (3 * MG_PER_COFFEE + MG_PER_TEA, True),  # 332 mg
+        (4 * MG_PER_COFFEE, True),
+        (HIGH_CAFFEINE_MG, True),
+        (HIGH_CAFFEINE_MG - 1, False),
+    ],
+)
+def test_high_caffeine_is_the_one_threshold_the_rules_use(mg: int, high: bool) -> None:
+    answers = CheckinAnswers(severity=Severity.MILD, caffeine=Caffeine(mg=mg))
     day_entry = DayEntry.from_answers(START, answers)
     caffeine = next(f for f in FACTORS if f.id == "caffeine_high")
-    assert caffeine.predicate(day_entry)
+    assert caffeine.predicate(day_entry) is high
+    assert "300 mg of caffeine or more (more than 3 cups of coffee)" in caffeine.description
 
 
 def test_from_answers_maps_every_field() -> None:
@@ -141,7 +159,7 @@ def test_next_day_caffeine_pattern_has_exact_means_and_counts() -> None:
     assert "0.0 (none)" in next_day.sentence
     assert "tended to be higher" in next_day.sentence
     assert "based on 4 days with and 4 without" in next_day.sentence
-    assert next_day.sentence.startswith("On the day after a day with three or more coffees")
+    assert next_day.sentence.startswith("On the day after a day with 300 mg of caffeine or more")
 
 
 def test_same_day_caffeine_pattern_uses_the_same_days_twitching() -> None:

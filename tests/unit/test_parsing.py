@@ -27,6 +27,8 @@ from bot.domain.parsing import (
     MAX_TEXT_LENGTH,
     MG_PER_COLA,
     AnswerError,
+    CaffeineUnitQuestion,
+    caffeine_from_choice,
     normalized_text,
     parse_caffeine,
     parse_clock_time,
@@ -47,7 +49,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "clock": parse_clock_time,
     "yes_no": parse_yes_no,
 }
-REASONS = {"empty", "too_long", "not_understood", "out_of_range", "ambiguous"}
+REASONS = {"empty", "too_long", "not_understood", "out_of_range", "ambiguous", "which_unit"}
 
 FACE, ARMS, LEGS, TORSO, MANY = (
     Location.EYELID_FACE,
@@ -383,10 +385,10 @@ def test_clock_ranges_across_midnight_give_the_time_asleep(bed: int, wake: int) 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2", Caffeine(mg=2 * MG_PER_COFFEE, servings=2.0)),
         ("2 coffees", Caffeine(mg=2 * MG_PER_COFFEE, servings=2.0)),
         ("one coffee and a tea", Caffeine(mg=MG_PER_COFFEE + MG_PER_TEA, servings=2.0)),
-        ("2 cups", Caffeine(mg=2 * MG_PER_COFFEE, servings=2.0)),
+        ("2 cups of coffee", Caffeine(mg=2 * MG_PER_COFFEE, servings=2.0)),
+        ("a shot", Caffeine(mg=MG_PER_COFFEE, servings=1.0)),
         ("1 espresso", Caffeine(mg=MG_PER_COFFEE, servings=1.0)),
         ("3 espressos", Caffeine(mg=3 * MG_PER_COFFEE, servings=3.0)),
         ("double espresso", Caffeine(mg=2 * MG_PER_COFFEE, servings=2.0)),
@@ -405,20 +407,19 @@ def test_clock_ranges_across_midnight_give_the_time_asleep(bed: int, wake: int) 
         ("1 coffee 2 teas", Caffeine(mg=MG_PER_COFFEE + 2 * MG_PER_TEA, servings=3.0)),
         ("half a coffee", Caffeine(mg=48, servings=0.5)),  # 47.5 rounded half up
         ("1.5 coffees", Caffeine(mg=143, servings=1.5)),
-        ("5 or more", Caffeine(mg=5 * MG_PER_COFFEE, servings=5.0)),  # a button label
+        ("5 or more coffees", Caffeine(mg=5 * MG_PER_COFFEE, servings=5.0)),
+        ("3 coffees and a tea", Caffeine(mg=3 * MG_PER_COFFEE + MG_PER_TEA, servings=4.0)),
         ("decaf", Caffeine(mg=0, servings=0.0)),
         ("a coffee and a herbal tea", Caffeine(mg=MG_PER_COFFEE, servings=1.0)),
         ("200mg", Caffeine(mg=200, servings=None)),
         ("200 mg", Caffeine(mg=200, servings=None)),
         ("about 150 milligrams of caffeine", Caffeine(mg=150, servings=None)),
         ("1,000 mg", Caffeine(mg=1000, servings=None)),
-        ("150", Caffeine(mg=150, servings=None)),  # a bare number above 20 is mg
         ("a latte and 50mg", Caffeine(mg=MG_PER_COFFEE + 50, servings=None)),
         ("0", Caffeine(mg=0, servings=0.0)),
         ("none", Caffeine(mg=0, servings=0.0)),
         ("no caffeine", Caffeine(mg=0, servings=0.0)),
         ("no coffee today", Caffeine(mg=0, servings=0.0)),
-        ("20", Caffeine(mg=20 * MG_PER_COFFEE, servings=20.0)),
     ],
 )
 def test_caffeine_examples(text: str, expected: Caffeine) -> None:
@@ -431,7 +432,9 @@ def test_caffeine_examples(text: str, expected: Caffeine) -> None:
         ("25 coffees", "out_of_range"),
         ("21 teas", "out_of_range"),
         ("3000mg", "out_of_range"),
-        ("2001", "out_of_range"),
+        ("2001", "out_of_range"),  # no meaning fits: not 2001 cups, not 2001 mg
+        ("2 coffees and 3", "ambiguous"),  # three what?
+        ("2 cups and a tea", "ambiguous"),  # cups of what?
         ("-1", "out_of_range"),
         ("2 cans", "ambiguous"),  # cola or energy drink?
         ("2 glasses", "ambiguous"),
@@ -445,9 +448,71 @@ def test_caffeine_rejections(text: str, reason: str) -> None:
     assert reason_of(parse_caffeine, text) == reason
 
 
-@given(st.integers(min_value=0, max_value=MAX_SERVINGS), st.sampled_from(["", " coffees", " cups"]))
-def test_caffeine_cups_count_as_coffee(cups: int, unit: str) -> None:
+@given(
+    st.integers(min_value=0, max_value=MAX_SERVINGS),
+    st.sampled_from([" coffees", " cups of coffee"]),
+)
+def test_caffeine_coffees_count_as_coffee(cups: int, unit: str) -> None:
     assert parse_caffeine(f"{cups}{unit}") == Caffeine(mg=cups * MG_PER_COFFEE, servings=cups)
+
+
+@given(st.integers(min_value=0, max_value=MAX_SERVINGS), st.sampled_from([" teas", " cups of tea"]))
+def test_caffeine_teas_count_as_tea_not_coffee(cups: int, unit: str) -> None:
+    assert parse_caffeine(f"{cups}{unit}") == Caffeine(mg=cups * MG_PER_TEA, servings=cups)
+
+
+def unit_question(text: str) -> CaffeineUnitQuestion:
+    with pytest.raises(CaffeineUnitQuestion) as raised:
+        parse_caffeine(text)
+    return raised.value
+
+
+@given(st.integers(min_value=1, max_value=MAX_CAFFEINE_MG))
+def test_a_bare_number_always_asks_what_it_counts(number: int) -> None:
+    """No jump at 20 (or anywhere): every bare count is asked back, the same way."""
+    question = unit_question(str(number))
+    assert question.reason == "which_unit"
+    cups = [f"coffee:{number}", f"tea:{number}"] if number <= MAX_SERVINGS else []
+    assert list(question.choices) == [*cups, f"mg:{number}"]
+
+
+@pytest.mark.parametrize(
+    ("text", "choices"),
+    [
+        ("20", ("coffee:20", "tea:20", "mg:20")),
+        ("21", ("mg:21",)),
+        ("about 2", ("coffee:2", "tea:2", "mg:2")),
+        ("1.5", ("coffee:1.5", "tea:1.5")),
+        ("3 cups", ("coffee:3", "tea:3")),
+        ("two mugs", ("coffee:2", "tea:2")),
+    ],
+)
+def test_counts_without_a_drink_offer_each_meaning_in_range(
+    text: str, choices: tuple[str, ...]
+) -> None:
+    assert unit_question(text).choices == choices
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", Caffeine(mg=0, servings=0.0)),
+        ("coffee:3", Caffeine(mg=285, servings=3.0)),
+        ("tea:3", Caffeine(mg=141, servings=3.0)),
+        ("coffee:1.5", Caffeine(mg=143, servings=1.5)),
+        ("mg:21", Caffeine(mg=21, servings=None)),
+        ("mg:1.5", None),
+        ("mg:0", None),
+        ("coffee:21", None),
+        ("tea:0", None),
+        ("coke:2", None),
+        ("coffee:²", None),
+        ("coffee:٣", None),
+        ("", None),
+    ],
+)
+def test_caffeine_choices(value: str, expected: Caffeine | None) -> None:
+    assert caffeine_from_choice(value) == expected
 
 
 @given(st.integers(min_value=0, max_value=MAX_CAFFEINE_MG), st.sampled_from(["mg", " mg"]))
