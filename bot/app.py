@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.content_bundle import ContentBundle, load_bundle
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.db.session import SessionFactory, create_engine, create_session_factory
+from bot.db.storage import StorageWatch
 from bot.intake import ALLOWED_UPDATES, IntakeBot
 from bot.paths import CONTENT_DIR
 from bot.services.conversations import Clock, ConversationService, utc_now
@@ -58,6 +59,7 @@ PRIVATE_COMMANDS = (
 )
 ENGINE_KEY = "engine"
 MAINTENANCE_INTERVAL_SECONDS = 3600
+STORAGE_CHECK_INTERVAL_SECONDS = 10
 
 
 class TwitchcheckApplication(
@@ -105,6 +107,7 @@ def build_deps(
             sessions, default_timezone=settings.default_timezone, clock=clock
         ),
         records=RecordsService(sessions, default_timezone=settings.default_timezone, clock=clock),
+        storage=StorageWatch.for_url(settings.database_url),
     )
 
 
@@ -119,6 +122,16 @@ def start_background_jobs(application: BotApplication, deps: Deps) -> None:
         log.debug("forgot %d processed update ids", removed)
 
     jobs.run_repeating(forget_updates, interval=MAINTENANCE_INTERVAL_SECONDS, first=60)
+
+    async def check_storage(_context: BotContext) -> None:
+        deps.storage.check()  # logs a missing, replaced or unwritable database file
+
+    jobs.run_repeating(
+        check_storage,
+        interval=STORAGE_CHECK_INTERVAL_SECONDS,
+        first=STORAGE_CHECK_INTERVAL_SECONDS,
+        name="storage-check",
+    )
     reminder_handlers.start_scheduler(application, deps.settings)
     records.schedule_weekly_summaries(application, deps)
 

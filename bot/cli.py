@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot.app import build_application
+from bot.app import build_application, file_url_for
 from bot.config import Settings, TokenError
-from bot.db import migrate as migrations
-from bot.db.session import create_engine
 from bot.intake import ALLOWED_UPDATES
 from bot.logs import configure_logging
+from bot.startup import StartupError, prepare_database, wait_for_bot_api
 
 SANDBOX_TOKEN = "123456789:SANDBOX-not-a-real-token-000000000"
 SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///data/sandbox.sqlite3"
@@ -32,13 +32,10 @@ def load_settings() -> Settings:
         raise SystemExit(f"twitchcheck: invalid settings — {problems}") from None
 
 
-async def apply_migrations(database_url: str) -> None:
-    """Bring the database schema up to date."""
-    engine = create_engine(database_url)
-    try:
-        await migrations.upgrade(engine)
-    finally:
-        await engine.dispose()
+async def apply_migrations(database_url: str, *, remember_data: bool = True) -> None:
+    """Check the database location and bring its schema up to date (StartupError when a
+    person has to fix something first)."""
+    await prepare_database(database_url, remember_data=remember_data)
 
 
 def command_migrate(_args: argparse.Namespace) -> int:
@@ -57,7 +54,18 @@ def command_run(_args: argparse.Namespace) -> int:
         print(f"twitchcheck: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    # A fatal signal (SIGBUS from a bad -shm mapping, SIGSEGV) then leaves its name and a
+    # traceback on stderr instead of a silent exit.
+    faulthandler.enable()
     asyncio.run(apply_migrations(settings.database_url))
+    asyncio.run(
+        wait_for_bot_api(
+            token,
+            settings.telegram_api_url,
+            base_file_url=file_url_for(settings.telegram_api_url),
+            budget_seconds=settings.startup_retry_seconds,
+        )
+    )
     application = build_application(settings, token=token)
     application.run_polling(allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False)
     return 0
@@ -70,7 +78,7 @@ def command_sandbox(args: argparse.Namespace) -> int:
     database_url = args.database_url or SANDBOX_DATABASE_URL
     settings = settings.model_copy(update={"database_url": database_url, "log_level": "WARNING"})
     configure_logging("WARNING")
-    asyncio.run(apply_migrations(database_url))
+    asyncio.run(apply_migrations(database_url, remember_data=False))  # throwaway data
     asyncio.run(run_sandbox_chat(settings, token=SANDBOX_TOKEN, user_id=args.user_id))
     return 0
 
@@ -107,4 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script and of `python -m bot`."""
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except StartupError as error:
+        print(f"twitchcheck: {error}", file=sys.stderr)
+        return 2

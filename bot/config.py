@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
+    startup_retry_seconds: float = Field(default=120.0, ge=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

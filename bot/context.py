@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.config import Settings
 from bot.content_bundle import ContentBundle
 from bot.db.session import SessionFactory
+from bot.db.storage import StorageWatch
 from bot.domain.conversation import QuestionBook
 from bot.services.conversations import Clock, ConversationService
 from bot.services.records import RecordsService
@@ -31,6 +32,7 @@ class Deps:
     # feature services: one field each, built in bot.app.build_deps
     reminders: ReminderService
     records: RecordsService
+    storage: StorageWatch
 
     @property
     def texts(self) -> Texts:

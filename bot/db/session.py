@@ -59,7 +59,10 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, pool_reset_on_return=None, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _enable_sqlite_wal)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # A server that does not answer fails within 10 s instead of asyncpg's 60.
+    return create_async_engine(
+        url, pool_pre_ping=True, hide_parameters=True, connect_args={"timeout": 10}
+    )
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
