@@ -46,8 +46,9 @@ def explains_without_traceback(result: subprocess.CompletedProcess[str], *phrase
     lines = result.stderr.splitlines()
     explanation = [line for line in lines if line.startswith("twitchcheck:")]
     assert len(explanation) == 1, result.stderr
-    # Everything else is a log line: no traceback, no dump of the error's internals.
-    assert all(LOG_LINE.match(line) for line in lines if line not in explanation), result.stderr
+    # Everything else is logging (a log message may span lines): no traceback frames.
+    assert LOG_LINE.match(lines[0]) or lines[0] in explanation, result.stderr
+    assert not any(line.lstrip().startswith('File "') for line in lines), result.stderr
     return result.stderr
 
 
