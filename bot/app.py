@@ -30,7 +30,8 @@ from bot.db.session import SessionFactory, create_engine, create_session_factory
 from bot.db.storage import StorageWatch
 from bot.intake import ALLOWED_UPDATES, IntakeBot
 from bot.paths import CONTENT_DIR
-from bot.services.conversations import Clock, ConversationService, utc_now
+from bot.services.conversations import ConversationService
+from bot.services.kernel import Clock, utc_now
 from bot.services.maintenance import forget_old_updates
 from bot.services.records import RecordsService
 from bot.services.reminders import ReminderService

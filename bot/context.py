@@ -12,7 +12,8 @@ from bot.content_bundle import ContentBundle
 from bot.db.session import SessionFactory
 from bot.db.storage import StorageWatch
 from bot.domain.conversation import QuestionBook
-from bot.services.conversations import Clock, ConversationService
+from bot.services.conversations import ConversationService
+from bot.services.kernel import Clock
 from bot.services.records import RecordsService
 from bot.services.reminders import ReminderService
 from bot.texts import Texts

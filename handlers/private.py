@@ -65,6 +65,8 @@ async def _show(update: Update, context: BotContext, result: svc.Result) -> None
     match result:
         case svc.Duplicate():
             return
+        case svc.NeedsOnboarding():
+            await _send(update, esc(texts("needs_onboarding")))
         case svc.Ask():
             await _send_question(update, context, result)
         case svc.Escalated(escalation=notice, then=then):

@@ -52,7 +52,6 @@ SKIP = "skip"
 JOB_NAME = "reminders"
 
 _REFUSAL_KEYS = {
-    "needs_onboarding": "needs_onboarding",
     "no_reminder_time": "reminders_no_reminder_time",
     "stale_reminder": "reminders_stale",
     "already_checked_in": "reminders_already_checked_in",
@@ -162,6 +161,8 @@ def reply_text(texts: Texts, result: ReminderResult) -> str | None:
     match result:
         case svc.Duplicate():
             return None
+        case svc.NeedsOnboarding():
+            return texts("needs_onboarding")
         case Refused(reason=reason):
             return texts(_REFUSAL_KEYS[reason])
         case Scheduled():
@@ -337,6 +338,8 @@ async def button(update: Update, context: BotContext) -> None:
     match result:
         case svc.Duplicate():
             await _quietly(query.answer())
+        case svc.NeedsOnboarding():
+            await _quietly(query.answer(texts("needs_onboarding")))
         case Refused(reason=reason):
             await _quietly(query.answer(texts(_REFUSAL_KEYS[reason])))
             if reason == "stale_reminder" and message is not None:

@@ -9,18 +9,17 @@ from __future__ import annotations
 import functools
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import date, time
 from typing import Any, Literal
 
 from sqlalchemy import Table, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content_bundle import ContentBundle
 from bot.contentpack import Snippet
-from bot.db.models import Checkin, ConversationState, ProcessedUpdate, User
+from bot.db.models import Checkin, ConversationState, User
 from bot.db.session import SessionFactory
 from bot.domain import conversation as conv
 from bot.domain.alarm_fatigue import ScreenKind
@@ -40,16 +39,13 @@ from bot.services.guidance import (
     record_doctor_seen,
     snippets_after_checkin,
 )
+from bot.services.kernel import Clock, Kernel, utc_now
+from bot.services.kernel import Duplicate as Duplicate
+from bot.services.kernel import NeedsOnboarding as NeedsOnboarding
 
-Clock = Callable[[], datetime]
 # Typed answers up to this length have their red-flag decision remembered (see _triage).
 TRIAGE_CACHED_MAX_CHARS = 40
 TRIAGE_CACHE_SIZE = 4096
-
-
-def utc_now() -> datetime:
-    """The real clock; tests pass their own."""
-    return datetime.now(UTC)
 
 
 # --- results ----------------------------------------------------------------------------
@@ -109,7 +105,6 @@ class Simple:
         "already_answered",
         "stale_button",
         "forged_button",
-        "needs_onboarding",
         "cancelled",
         "nothing_to_cancel",
         "no_conversation",
@@ -157,11 +152,6 @@ class NotAnAnswer:
     draft: conv.Draft | None
 
 
-@dataclass(frozen=True)
-class Duplicate:
-    """This update was already processed; do nothing visible."""
-
-
 Result = (
     Ask
     | CheckinSaved
@@ -175,6 +165,7 @@ Result = (
     | Told
     | DoctorSeen
     | Duplicate
+    | NeedsOnboarding
 )
 
 # Pending questions of people who have not consented live only in memory (nothing is stored
@@ -210,15 +201,6 @@ def escalated(notice: EscalationNotice | None, then: Result | None) -> Result:
 
 
 # --- persistence helpers ----------------------------------------------------------------
-
-
-async def claim_update(session: AsyncSession, update_id: int) -> bool:
-    """Record the update id; False when it was processed before."""
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(ProcessedUpdate).values(update_id=update_id).on_conflict_do_nothing()
-    result = await session.execute(statement)
-    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 # Conversation state is read and written with Core statements: it is touched on every answer,
@@ -315,7 +297,7 @@ class ConversationService:
         default_timezone: str,
         clock: Clock = utc_now,
     ) -> None:
-        self._sessions = sessions
+        self._kernel = Kernel(sessions)
         self._content = content
         self._questions = content.questions
         self._default_timezone = default_timezone
@@ -354,9 +336,8 @@ class ConversationService:
 
     async def start(self, user_id: int, update_id: int) -> Result:
         """/start: consent and setup for newcomers, a short welcome for everyone else."""
-        async with self._sessions.begin() as session:
-            if not await claim_update(session, update_id):
-                return Duplicate()
+
+        async def work(session: AsyncSession) -> Result:
             user = await session.get(User, user_id)
             if user is None:
                 user = User(id=user_id)
@@ -368,30 +349,28 @@ class ConversationService:
             await _save_draft(session, user_id, draft)
             return Ask(draft)
 
+        return await self._kernel.run(user_id, update_id, work)
+
     async def open_settings(
         self, user_id: int, update_id: int, only: Literal["timezone", "reminder"] | None
     ) -> Result:
         """/settings: without `only`, report what is set; with it, ask that question."""
-        async with self._sessions.begin() as session:
-            if not await claim_update(session, update_id):
-                return Duplicate()
-            user = await session.get(User, user_id)
-            if user is None or user.consented_at is None or not user.timezone:
-                return Simple("needs_onboarding")
+
+        async def work(session: AsyncSession, user: User) -> Result:
             if only is None:
-                return Welcome(timezone=user.timezone, reminder=user.reminder_time)
+                return Welcome(
+                    timezone=user.timezone or self._default_timezone, reminder=user.reminder_time
+                )
             draft = conv.start_settings(new_token(), only)
             await _save_draft(session, user_id, draft)
             return Ask(draft)
 
+        return await self._kernel.run_set_up(user_id, update_id, work)
+
     async def begin_checkin(self, user_id: int, update_id: int) -> Result:
         """/checkin: resume today's unfinished one, or start (offering to update a done day)."""
-        async with self._sessions.begin() as session:
-            if not await claim_update(session, update_id):
-                return Duplicate()
-            user = await session.get(User, user_id)
-            if user is None or user.consented_at is None or not user.timezone:
-                return Simple("needs_onboarding")
+
+        async def work(session: AsyncSession, user: User) -> Result:
             today = self.local_today(user.timezone)
             draft = await _load_draft(session, user_id)
             if draft and draft.kind is conv.Kind.CHECKIN and draft.local_date == today:
@@ -418,16 +397,19 @@ class ConversationService:
             summary = answers_from_row(existing) if existing else None
             return Ask(draft, summary=summary)
 
+        return await self._kernel.run_set_up(user_id, update_id, work)
+
     async def cancel(self, user_id: int, update_id: int) -> Result:
         """/cancel: drop the open conversation; stored check-ins stay."""
-        async with self._sessions.begin() as session:
-            if not await claim_update(session, update_id):
-                return Duplicate()
+
+        async def work(session: AsyncSession) -> Result:
             draft = await _load_draft(session, user_id)
             if draft is None:
                 return Simple("nothing_to_cancel")
             await _drop_draft(session, user_id)
             return Simple("cancelled")
+
+        return await self._kernel.run(user_id, update_id, work)
 
     async def answer_text(self, user_id: int, update_id: int, text: str) -> Result:
         """A typed message: scanned for red flags (rules and the learned opinion), then the
@@ -435,9 +417,8 @@ class ConversationService:
         evidence gets the uncertain-middle question first instead of an escalation."""
         decision = self._triage(text)
         found = decision.assessment
-        async with self._sessions.begin() as session:
-            if not await claim_update(session, update_id):
-                return Duplicate()
+
+        async def work(session: AsyncSession) -> Result:
             user = None
             if found.tier is not None or decision.check is not None:
                 user = await session.get(User, user_id)
@@ -466,6 +447,8 @@ class ConversationService:
             if result is None:
                 raise AssertionError("a message always gets a reply")
             return result
+
+        return await self._kernel.run(user_id, update_id, work)
 
     async def _reply_to_text(
         self,
@@ -525,9 +508,8 @@ class ConversationService:
         words are still read for red flags. Someone else's signs are told, worded for them,
         and not stored as this person's."""
         found = self._triage(text).assessment if text else None
-        async with self._sessions.begin() as session:
-            if not await claim_update(session, update_id):
-                return Duplicate()
+
+        async def work(session: AsyncSession) -> Result:
             notice = None
             if found is not None and found.tier is not None:
                 own = written_by == "self"
@@ -545,6 +527,8 @@ class ConversationService:
             if draft is not None and draft.kind is conv.Kind.CHECK:
                 draft = None  # only a pending Yes/No question: no question to show again
             return escalated(notice, NotAnAnswer(draft))
+
+        return await self._kernel.run(user_id, update_id, work)
 
     async def _ask_check(
         self,
@@ -623,9 +607,8 @@ class ConversationService:
     async def answer_press(self, user_id: int, update_id: int, data: str | None) -> Result:
         """A button press; stale and forged buttons change nothing."""
         reference = conv.decode_callback(data)
-        async with self._sessions.begin() as session:
-            if not await claim_update(session, update_id):
-                return Duplicate()
+
+        async def work(session: AsyncSession) -> Result:
             if reference is None:
                 return Simple("forged_button")
             if reference.step == conv.CHECK_STEP:
@@ -640,6 +623,8 @@ class ConversationService:
             if undelivered:
                 return await self._after_undelivered(session, user_id, draft, seen, pressed)
             return await self._advance(session, user_id, draft, pressed, pressed=True)
+
+        return await self._kernel.run(user_id, update_id, work)
 
     async def _doctor_seen(
         self, session: AsyncSession, user_id: int, reference: conv.CallbackRef
@@ -665,12 +650,15 @@ class ConversationService:
         the question the person last saw. Written only on this failure path."""
         if ask.seen_step == ask.draft.step:
             return  # they have seen this very question already
-        async with self._sessions.begin() as session:
+
+        async def work(session: AsyncSession) -> None:
             draft = await _load_draft(session, user_id)
             if draft is None or (draft.token, draft.step) != (ask.draft.token, ask.draft.step):
                 return  # the conversation moved on meanwhile
             extra = {**draft.extra, UNDELIVERED: ask.seen_step}
             await _save_draft(session, user_id, replace(draft, extra=extra))
+
+        await self._kernel.run(user_id, None, work)
 
     async def _after_undelivered(
         self,

@@ -32,7 +32,9 @@ from bot.domain.checkin import Location, Severity
 from bot.domain.insights import DayEntry, InsightsResult, find_patterns, weekly_summary_text
 from bot.domain.timezones import zone_for
 from bot.reports.pdf import FlagEvent, ReportData
-from bot.services.conversations import Clock, claim_update, utc_now
+from bot.services.kernel import Clock, Kernel, utc_now
+from bot.services.kernel import Duplicate as Duplicate
+from bot.services.kernel import NeedsOnboarding as NeedsOnboarding
 
 HISTORY_DAYS = 14
 # Paging further back than about ten years is not a real request; refuse forged page numbers.
@@ -59,16 +61,6 @@ _FIXED_OFFSET = re.compile(r"UTC(?P<sign>[+-])(?P<hours>\d{2}):(?P<minutes>\d{2}
 
 
 # --- results ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NeedsOnboarding:
-    """The person has not finished /start (no consent or no timezone yet)."""
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    """This update was already processed; do nothing visible."""
 
 
 @dataclass(frozen=True)
@@ -315,10 +307,6 @@ def is_summary_due(*, weekday: int | None, last_sent: date | None, local_now: da
     )
 
 
-def _is_onboarded(user: User | None) -> bool:
-    return user is not None and user.consented_at is not None and bool(user.timezone)
-
-
 async def _erase_everything(session: AsyncSession, user_id: int) -> Deleted:
     counts: dict[str, int] = {}
     for table, matching in reversed(personal_tables()):
@@ -345,6 +333,7 @@ class RecordsService:
         self, sessions: SessionFactory, *, default_timezone: str, clock: Clock = utc_now
     ) -> None:
         self._sessions = sessions
+        self._kernel = Kernel(sessions)
         self._default_timezone = default_timezone
         self._clock = clock
 
@@ -353,10 +342,6 @@ class RecordsService:
 
     def _local_today(self, user: User) -> date:
         return self._clock().astimezone(self._zone(user)).date()
-
-    async def _onboarded_user(self, session: AsyncSession, user_id: int) -> User | None:
-        user = await session.get(User, user_id)
-        return user if _is_onboarded(user) else None
 
     @staticmethod
     async def _entries(
@@ -387,10 +372,8 @@ class RecordsService:
         """The HISTORY_DAYS-day table for ``page`` windows back, with this month's count."""
         if not 0 <= page <= MAX_HISTORY_PAGE:
             raise ValueError(f"page must be between 0 and {MAX_HISTORY_PAGE}")
-        async with self._sessions.begin() as session:
-            user = await self._onboarded_user(session, user_id)
-            if user is None:
-                return NeedsOnboarding()
+
+        async def work(session: AsyncSession, user: User) -> HistoryPage:
             today = self._local_today(user)
             start, end = history_window(today, page)
             entries = {
@@ -436,18 +419,23 @@ class RecordsService:
                 has_any=bool(entries) or bool(tiers) or bool(older) or bool(older_flags),
             )
 
+        return await self._kernel.read(user_id, work)
+
     # --- insights and report ------------------------------------------------------------
 
     async def insights(self, user_id: int) -> InsightsData | NeedsOnboarding:
         """The last INSIGHTS_DAYS days of check-ins and the factor/twitching patterns in them."""
-        async with self._sessions.begin() as session:
-            user = await self._onboarded_user(session, user_id)
-            if user is None:
-                return NeedsOnboarding()
+
+        async def work(session: AsyncSession, user: User) -> InsightsData:
             end = self._local_today(user)
             start = end - timedelta(days=INSIGHTS_DAYS - 1)
             entries = await self._entries(session, user_id, start, end)
-        return InsightsData(start=start, end=end, entries=entries, result=find_patterns(entries))
+
+            return InsightsData(
+                start=start, end=end, entries=entries, result=find_patterns(entries)
+            )
+
+        return await self._kernel.read(user_id, work)
 
     async def report(
         self, user_id: int, *, weeks: int = DEFAULT_REPORT_WEEKS, person_label: str
@@ -456,40 +444,40 @@ class RecordsService:
 
         ``person_label`` comes from the live Telegram update (a first name); it is never stored.
         """
-        async with self._sessions.begin() as session:
-            user = await self._onboarded_user(session, user_id)
-            if user is None:
-                return NeedsOnboarding()
+
+        async def work(session: AsyncSession, user: User) -> ReportData:
             start, end = report_period(self._local_today(user), weeks)
             entries = await self._entries(session, user_id, start, end)
             escalations = await self._escalations(session, user_id, start, end)
             timezone = report_timezone_name(user.timezone or self._default_timezone)
-        flags = tuple(
-            FlagEvent(
-                at=row.created_at,
-                tier=flag_tier_name(row.tier),
-                reasons=tuple(str(reason) for reason in row.reasons),
+
+            flags = tuple(
+                FlagEvent(
+                    at=row.created_at,
+                    tier=flag_tier_name(row.tier),
+                    reasons=tuple(str(reason) for reason in row.reasons),
+                )
+                for row in escalations
             )
-            for row in escalations
-        )
-        return ReportData(
-            person_label=person_label,
-            timezone=timezone,
-            period_start=start,
-            period_end=end,
-            entries=entries,
-            flags=flags,
-            insights=find_patterns(entries),
-            generated_at=self._clock(),
-        )
+            return ReportData(
+                person_label=person_label,
+                timezone=timezone,
+                period_start=start,
+                period_end=end,
+                entries=entries,
+                flags=flags,
+                insights=find_patterns(entries),
+                generated_at=self._clock(),
+            )
+
+        return await self._kernel.read(user_id, work)
 
     # --- export and erasure -------------------------------------------------------------
 
     async def export(self, user_id: int) -> ExportFiles | NeedsOnboarding:
         """Every row about the person in every table, as JSON and CSV documents."""
-        async with self._sessions.begin() as session:
-            if await self._onboarded_user(session, user_id) is None:
-                return NeedsOnboarding()
+
+        async def work(session: AsyncSession, _user: User) -> ExportFiles:
             tables: dict[str, list[dict[str, Any]]] = {}
             columns: dict[str, list[str]] = {}
             for table, matching in personal_tables():
@@ -504,7 +492,10 @@ class RecordsService:
                     {key: export_value(value) for key, value in row.items()}
                     for row in result.mappings()
                 ]
-        return export_documents(tables, columns, user_id=user_id, exported_at=self._clock())
+
+            return export_documents(tables, columns, user_id=user_id, exported_at=self._clock())
+
+        return await self._kernel.read(user_id, work)
 
     async def request_erasure(
         self, user_id: int, update_id: int
@@ -514,9 +505,8 @@ class RecordsService:
         Only a button carrying this token can confirm, so callback data alone (forged, or an
         older prompt's) never erases anything; a new /delete replaces the open one.
         """
-        async with self._sessions.begin() as session:
-            if not await claim_update(session, update_id):
-                return Duplicate()
+
+        async def work(session: AsyncSession) -> ErasureRequested | NothingToErase:
             user = await session.get(User, user_id)
             if user is None:
                 return NothingToErase()
@@ -524,13 +514,14 @@ class RecordsService:
             user.erasure_requested_at = self._clock()
             return ErasureRequested(token=user.erasure_token)
 
+        return await self._kernel.run(user_id, update_id, work)
+
     async def confirm_erasure(
         self, user_id: int, update_id: int, token: str
     ) -> Deleted | ErasureExpired | ErasureNotOpen | Duplicate:
         """Erase everything when ``token`` is the open confirmation's and under an hour old."""
-        async with self._sessions.begin() as session:
-            if not await claim_update(session, update_id):
-                return Duplicate()
+
+        async def work(session: AsyncSession) -> Deleted | ErasureExpired | ErasureNotOpen:
             user = await session.get(User, user_id)
             pending = user.erasure_token if user is not None else None
             if user is None or not pending or not secrets.compare_digest(pending, token):
@@ -541,6 +532,8 @@ class RecordsService:
                 user.erasure_requested_at = None
                 return ErasureExpired()
             return await _erase_everything(session, user_id)
+
+        return await self._kernel.run(user_id, update_id, work)
 
     async def cancel_erasure(self, user_id: int, token: str) -> None:
         """ "Keep my data": close the open confirmation if this is its button."""
@@ -558,20 +551,21 @@ class RecordsService:
         Afterwards nothing links the person to the bot, so /start treats them as new. The
         bot goes through confirm_erasure; this is the erasure itself, without the prompt.
         """
-        async with self._sessions.begin() as session:
-            if not await claim_update(session, update_id):
-                return Duplicate()
+
+        async def work(session: AsyncSession) -> Deleted:
             return await _erase_everything(session, user_id)
 
-    # --- weekly summary -----------------------------------------------------------------
+        # --- weekly summary -----------------------------------------------------------------
+
+        return await self._kernel.run(user_id, update_id, work)
 
     async def summary_setting(self, user_id: int) -> SummarySetting | NeedsOnboarding:
         """The current weekly-summary weekday (None = off)."""
-        async with self._sessions.begin() as session:
-            user = await self._onboarded_user(session, user_id)
-            if user is None:
-                return NeedsOnboarding()
+
+        async def work(session: AsyncSession, user: User) -> SummarySetting:
             return SummarySetting(weekday=user.weekly_summary_day)
+
+        return await self._kernel.read(user_id, work)
 
     async def set_summary_day(
         self, user_id: int, update_id: int, weekday: int | None
@@ -579,17 +573,15 @@ class RecordsService:
         """Turn the weekly summary on for ``weekday`` (0 = Monday) or off with None."""
         if weekday is not None and not 0 <= weekday <= 6:
             raise ValueError("weekday must be 0 (Monday) … 6 (Sunday)")
-        async with self._sessions.begin() as session:
-            if not await claim_update(session, update_id):
-                return Duplicate()
-            user = await self._onboarded_user(session, user_id)
-            if user is None:
-                return NeedsOnboarding()
+
+        async def work(session: AsyncSession, user: User) -> SummarySetting:
             changed = user.weekly_summary_day != weekday
             # last_summary_date stays: switching off and on again on the same evening must
             # not send that day's summary twice.
             user.weekly_summary_day = weekday
             return SummarySetting(weekday=weekday, changed=changed)
+
+        return await self._kernel.run_set_up(user_id, update_id, work)
 
     async def claim_due_summaries(self, limit: int = SUMMARY_BATCH_SIZE) -> list[DueSummary]:
         """Claim the weekly summaries due now and build their texts, in one transaction.

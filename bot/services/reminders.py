@@ -41,10 +41,7 @@ from bot.domain.schedule import (
     snooze_until,
 )
 from bot.domain.timezones import zone_for
-
-# A module import, not names: conversations.py calls reschedule_user after storing settings and
-# check-ins, and module imports let either module be imported first without a cycle error.
-from bot.services import conversations
+from bot.services.kernel import Clock, Duplicate, Kernel, NeedsOnboarding, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +119,6 @@ class Scheduled:
 
 
 RefusalReason = Literal[
-    "needs_onboarding",
     "no_reminder_time",
     "stale_reminder",
     "already_checked_in",
@@ -139,7 +135,7 @@ class Refused:
     reason: RefusalReason
 
 
-ReminderResult: TypeAlias = "Scheduled | Refused | conversations.Duplicate"
+ReminderResult: TypeAlias = "Scheduled | Refused | Duplicate | NeedsOnboarding"
 
 
 # --- pure helpers: parsing the commands ---------------------------------------------------
@@ -477,7 +473,7 @@ class ReminderService:
         sessions: SessionFactory,
         *,
         default_timezone: str = "UTC",
-        clock: conversations.Clock | None = None,
+        clock: Clock | None = None,
         catch_up_grace: timedelta = DEFAULT_CATCH_UP_GRACE,
         batch_size: int = DEFAULT_BATCH_SIZE,
         backfill_every_ticks: int = DEFAULT_BACKFILL_EVERY_TICKS,
@@ -489,7 +485,8 @@ class ReminderService:
             raise ValueError("batch_size and send_concurrency must be positive")
         self._sessions = sessions
         self._default_timezone = default_timezone
-        self._clock = clock or conversations.utc_now
+        self._clock = clock or utc_now
+        self._kernel = Kernel(sessions)
         self._grace = catch_up_grace
         self._batch_size = batch_size
         self._backfill_every = backfill_every_ticks
@@ -650,19 +647,11 @@ class ReminderService:
     ) -> ReminderResult:
         """One person-level use case: record the update, require a set-up person, then act."""
         now = as_utc(self._clock())
-        async with self._sessions.begin() as session:
-            if not await conversations.claim_update(session, update_id):
-                return conversations.Duplicate()
-            user = await self._ready_user(session, user_id)
-            if isinstance(user, Refused):
-                return user
+
+        async def work(session: AsyncSession, user: User) -> ReminderResult:
             return await act(session, user, now)
 
-    async def _ready_user(self, session: AsyncSession, user_id: int) -> User | Refused:
-        user = await session.get(User, user_id)
-        if user is None or user.consented_at is None or not user.timezone:
-            return Refused("needs_onboarding")
-        return user
+        return await self._kernel.run_set_up(user_id, update_id, work)
 
     async def snooze(self, user_id: int, update_id: int, reminder_date: date) -> ReminderResult:
         """ "Snooze 1 hour" on the reminder of ``reminder_date``."""
@@ -752,15 +741,16 @@ class ReminderService:
     ) -> ReminderResult:
         """my_chat_member in the private chat: blocked → inactive; unblocked → back on."""
         now = as_utc(self._clock())
-        async with self._sessions.begin() as session:
-            if not await conversations.claim_update(session, update_id):
-                return conversations.Duplicate()
+
+        async def work(session: AsyncSession) -> ReminderResult:
             user = await session.get(User, user_id)
             if user is None:
-                return Refused("needs_onboarding")
+                return NeedsOnboarding()
             user.active = not blocked
             change: Change = "deactivated" if blocked else "reactivated"
             return await self._scheduled(session, user, change, now)
+
+        return await self._kernel.run(user_id, update_id, work)
 
 
 _PAUSE_REFUSALS: dict[str, RefusalReason] = {

@@ -220,12 +220,12 @@ async def test_onboarding_stores_consent_timezone_and_reminder_only_at_the_end(
 
 
 async def test_nothing_about_health_is_stored_before_consent(bot: Harness) -> None:
-    assert await bot.service.begin_checkin(USER, bot.next_id()) == svc.Simple("needs_onboarding")
+    assert await bot.service.begin_checkin(USER, bot.next_id()) == svc.NeedsOnboarding()
     await bot.service.start(USER, bot.next_id())
     # A worrying message before consent is answered (escalated) but never stored.
     told = await bot.say("my arms feel weak")
     assert isinstance(told, svc.Escalated)
-    assert await bot.service.begin_checkin(USER, bot.next_id()) == svc.Simple("needs_onboarding")
+    assert await bot.service.begin_checkin(USER, bot.next_id()) == svc.NeedsOnboarding()
     assert unwrap(await bot.press("no")) == svc.Simple("consent_declined")
 
     snapshot = await bot.snapshot()
@@ -233,12 +233,12 @@ async def test_nothing_about_health_is_stored_before_consent(bot: Harness) -> No
     assert snapshot["conversation_states"] == [] and snapshot["snippet_views"] == []
     [user] = await bot.rows(User, id=USER)
     assert (user.consented_at, user.timezone, user.reminder_time) == (None, None, None)
-    assert await bot.service.begin_checkin(USER, bot.next_id()) == svc.Simple("needs_onboarding")
+    assert await bot.service.begin_checkin(USER, bot.next_id()) == svc.NeedsOnboarding()
 
 
 async def test_settings_need_onboarding_first(bot: Harness) -> None:
     result = await bot.service.open_settings(USER, bot.next_id(), "timezone")
-    assert result == svc.Simple("needs_onboarding")
+    assert result == svc.NeedsOnboarding()
     assert (await bot.snapshot())["conversation_states"] == []
 
 

@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.db.models import Checkin, User
 from bot.db.session import SessionFactory, create_session_factory
 from bot.domain.schedule import QuietHours
-from bot.services.conversations import Duplicate
+from bot.services.kernel import Duplicate, NeedsOnboarding
 from bot.services.reminders import (
     PAUSED_INDEFINITELY,
     QuietHoursError,
@@ -314,7 +314,7 @@ async def test_snooze_refuses_old_reminders_and_done_days(
     assert await service.snooze(ALICE, 1, MONDAY - timedelta(days=1)) == Refused("stale_reminder")
     await add_checkin(sessions, ALICE, MONDAY)
     assert await service.snooze(ALICE, 2, MONDAY) == Refused("already_checked_in")
-    assert await service.snooze(999, 3, MONDAY) == Refused("needs_onboarding")
+    assert await service.snooze(999, 3, MONDAY) == NeedsOnboarding()
 
 
 async def test_skip_today_cancels_the_snooze_and_keeps_tomorrow(
@@ -480,7 +480,7 @@ async def test_unblocking_reactivates_and_reschedules(
     assert alice.active is True
     assert await next_at(sessions, ALICE) == TUESDAY_DUE
     assert await service.chat_member_changed(ALICE, 2, blocked=True) == Duplicate()
-    assert await service.chat_member_changed(999, 3, blocked=False) == Refused("needs_onboarding")
+    assert await service.chat_member_changed(999, 3, blocked=False) == NeedsOnboarding()
 
 
 # --- parsing the commands (pure) --------------------------------------------------------------
