@@ -1,9 +1,16 @@
-"""Two bot instances (two engines, one database) racing on one person's updates."""
+"""Two bot instances (two engines, one database) racing on one person's updates.
+
+The second instance runs on its own thread and event loop, as another process would: with
+the inline SQLite driver a statement waiting on the file lock blocks its own loop, which in
+one shared loop would also stop the instance holding the lock.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,6 +21,24 @@ from tests.integration.test_conversation_service import USER, Harness, clock, un
 from tests.support.clock import FakeClock
 
 __all__ = ["clock"]  # the fixture, shared with the conversation service tests
+
+T = TypeVar("T")
+
+
+async def as_other_instance(
+    url: str, clock: FakeClock, work: Callable[[Harness], Awaitable[T]]
+) -> T:
+    """Run ``work`` with a Harness of its own on a thread with its own event loop."""
+
+    async def main() -> T:
+        harness = Harness(url, clock)
+        try:
+            return await work(harness)
+        finally:
+            await harness.close()
+
+    return await asyncio.to_thread(asyncio.run, main())
+
 
 LOCATIONS = ["eyelid_face", "arms_hands", "legs_feet", "torso"]
 SCRIPT = [
@@ -27,7 +52,7 @@ SCRIPT = [
 async def test_both_instances_given_every_update_act_once_each_in_order(
     engine: AsyncEngine, clock: FakeClock
 ) -> None:
-    first, second = Harness(url_of(engine), clock), Harness(url_of(engine), clock)
+    first = Harness(url_of(engine), clock)
     try:
         await first.onboard()
         assert isinstance(await first.service.begin_checkin(USER, first.next_id()), svc.Ask)
@@ -39,7 +64,9 @@ async def test_both_instances_given_every_update_act_once_each_in_order(
                 for update_id, text in updates
             ]
 
-        seen_by = await asyncio.gather(deliver(first), deliver(second))
+        seen_by = await asyncio.gather(
+            deliver(first), as_other_instance(url_of(engine), clock, deliver)
+        )
         acted: dict[int, Any] = {}
         for results in seen_by:
             for update_id, result in results:
@@ -54,7 +81,6 @@ async def test_both_instances_given_every_update_act_once_each_in_order(
         assert (row.sleep_hours, row.caffeine_servings, row.water_litres) == (6.5, 2, 1.5)
     finally:
         await first.close()
-        await second.close()
 
 
 async def test_concurrent_presses_through_two_instances_each_take_effect(
@@ -62,7 +88,7 @@ async def test_concurrent_presses_through_two_instances_each_take_effect(
 ) -> None:
     """Without per-person serialisation two transactions read the same draft and the later
     write drops the earlier tick."""
-    first, second = Harness(url_of(engine), clock), Harness(url_of(engine), clock)
+    first = Harness(url_of(engine), clock)
     try:
         await first.onboard()
         await first.service.begin_checkin(USER, first.next_id())
@@ -70,20 +96,30 @@ async def test_concurrent_presses_through_two_instances_each_take_effect(
         state = await first.state()
         assert state is not None and state.step == "locations"
         for sign in ["+", "-", "+", "-"]:
-            presses = [
-                (first if index % 2 else second).service.answer_press(
-                    USER,
-                    first.next_id(),
-                    conv.encode_callback(state.token, "locations", sign + value),
+
+            def press_all(
+                harness: Harness, values: list[str], sign: str = sign
+            ) -> Awaitable[list[Any]]:
+                return asyncio.gather(
+                    *(
+                        harness.service.answer_press(
+                            USER,
+                            harness.next_id(),
+                            conv.encode_callback(state.token, "locations", sign + value),
+                        )
+                        for value in values
+                    )
                 )
-                for index, value in enumerate(LOCATIONS)
-            ]
-            results = await asyncio.gather(*presses)
-            assert all(isinstance(result, svc.Ask) for result in results)
+
+            here, there = LOCATIONS[::2], LOCATIONS[1::2]
+            mine, theirs = await asyncio.gather(
+                press_all(first, here),
+                as_other_instance(url_of(engine), clock, partial(press_all, values=there)),
+            )
+            assert all(isinstance(result, svc.Ask) for result in [*mine, *theirs])
             after = await first.state()
             assert after is not None
             expected = set(LOCATIONS) if sign == "+" else set()
             assert set(after.answers.get("locations", [])) == expected
     finally:
         await first.close()
-        await second.close()
