@@ -155,7 +155,9 @@ def combine(
     if opinion.urgent >= tier_at:
         found = Assessment(findings=(learned_finding(catalog, Tier.EMERGENCY),))
         return Decision(assessment=found, bystander=bystander, opinion=opinion)
-    if opinion.flagged >= tier_at and opinion.consult >= opinion.urgent:
+    # The consult class itself must be sure: "some red flag, unsure which" is thin evidence
+    # (a benign message split between consult and emergency), so it gets the question.
+    if opinion.consult >= tier_at:
         found = Assessment(findings=(learned_finding(catalog, Tier.CONSULT),))
         return Decision(assessment=found, opinion=opinion)
     if opinion.flagged >= ask_at:

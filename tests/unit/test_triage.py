@@ -812,3 +812,51 @@ def test_combine_keeps_one_finding_per_flag(catalog: RedFlagCatalog) -> None:
         assess_history(catalog, twitching_days(14), TODAY),
     )
     assert sorted(flag_ids(merged)) == ["numbness_tingling", "twitching_long"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Things, not people, that collapse, black out or "have a seizure".
+        "my phone basically collapsed on me halfway through the call",
+        "the printer had a seizure and chewed up all my pages",
+        "work laptop blacked out again in the middle of a meeting",
+        "the wifi keeps having a fit every evening",
+        # Idioms without the article, and swallowing news.
+        "the school run is giving me heart attacks, calves twitchy as usual",
+        "still can't swallow the price of that gym membership",
+        # The past: named years, last season, as a toddler.
+        "had a fit as a baby with a fever, fine ever since",
+        "back in 2019 i had tingling in my feet from a slipped disc, sorted after physio",
+        "in 2020 i had palpitations for a while after covid, heart checks were fine",
+        "last winter my calf twitched for six weeks, then it stopped",
+        # A harmless explanation in the same message.
+        "foot went numb because i sat cross legged on the floor too long",
+        "fingers all tingly from sleeping on my arm funny",
+        "lip still numb from the dentist this afternoon",
+        "heart racing because i just ran for the train",
+        "updating spreadsheets all day and my eyelid is twitching",
+        "twitch in my left butt cheek when i sit down",
+    ],
+)
+def test_round7_8_benign_shapes(catalog: RedFlagCatalog, text: str) -> None:
+    assert scan_text(catalog, text).findings == (), text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "tier"),
+    [
+        ("my calf has been twitching every day since last summer", "twitching_long", Tier.CONSULT),
+        ("heart racing while i'm just sitting still on the sofa", "heartbeat_alone", Tier.CONSULT),
+        ("my foot has gone numb for no reason and stays numb", "numbness_tingling", Tier.CONSULT),
+        ("the twitching is spreading from my arm to my leg", "twitching_spreading", Tier.CONSULT),
+        ("i collapsed next to my laptop at work", "fainting", Tier.EMERGENCY),
+        ("first seizure in 2019, and now another seizure again today", "seizure", Tier.EMERGENCY),
+    ],
+)
+def test_round7_8_exclusions_keep_real_signs(
+    catalog: RedFlagCatalog, text: str, expected: str, tier: Tier
+) -> None:
+    assessment = scan_text(catalog, text)
+    assert assessment.tier is tier, text
+    assert expected in flag_ids(assessment)

@@ -144,3 +144,12 @@ def test_the_trained_model_reads_signs_described_in_everyday_words(
     assert scorer("the bookcase collapsed when we moved it").benign > 0.5
     decision = triage_message(bundle.catalog, urgent, bundle.opinion, bundle.thresholds)
     assert decision.tier is Tier.EMERGENCY and decision.bystander
+
+
+def test_a_split_model_asks_instead_of_alarming(catalog: RedFlagCatalog) -> None:
+    """Sure of "some red flag" but not which (a benign message split between classes): the
+    consult class itself is below the cut-off, so the question comes, not a ⚠️."""
+    text = "something odd with my hand today"
+    split = Opinion(benign=0.15, consult=0.65, emergency=0.2)
+    decision = triage_message(catalog, text, scripted(split))
+    assert decision.tier is None and decision.check is Check.WORSE
