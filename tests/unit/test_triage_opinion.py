@@ -71,7 +71,8 @@ def test_a_rules_exclusion_needs_a_very_sure_model(catalog: RedFlagCatalog) -> N
     reading = read_message(catalog, text)
     assert reading.assessment.tier is None and reading.excluded
     # Sure enough to escalate an unexcluded message, but not to overrule a negation: ask.
-    decision = triage_message(catalog, text, scripted(SURE_EMERGENCY))
+    fairly_sure = Opinion(benign=0.06, consult=0.06, emergency=0.88)
+    decision = triage_message(catalog, text, scripted(fairly_sure))
     assert decision.tier is None and decision.check is Check.NOW
     overruled = triage_message(
         catalog, text, scripted(Opinion(benign=0.005, consult=0.005, emergency=0.99))
