@@ -32,7 +32,7 @@ from bot.intake import ALLOWED_UPDATES, IntakeBot
 from bot.paths import CONTENT_DIR
 from bot.services.conversations import ConversationService
 from bot.services.kernel import Clock, utc_now
-from bot.services.maintenance import forget_old_updates
+from bot.services.maintenance import forget_old_updates, forget_unanswered_consent
 from bot.services.records import RecordsService
 from bot.services.reminders import ReminderService
 from bot.transport import AiohttpRequest
@@ -61,6 +61,7 @@ PRIVATE_COMMANDS = (
 ENGINE_KEY = "engine"
 MAINTENANCE_INTERVAL_SECONDS = 3600
 STORAGE_CHECK_INTERVAL_SECONDS = 10
+HOUSEKEEPING_JOB = "housekeeping"
 
 
 class TwitchcheckApplication(
@@ -118,11 +119,15 @@ def start_background_jobs(application: BotApplication, deps: Deps) -> None:
     if jobs is None:
         raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
 
-    async def forget_updates(_context: BotContext) -> None:
-        removed = await forget_old_updates(deps.sessions, now=deps.clock())
-        log.debug("forgot %d processed update ids", removed)
+    async def housekeeping(_context: BotContext) -> None:
+        now = deps.clock()
+        removed = await forget_old_updates(deps.sessions, now=now)
+        unanswered = await forget_unanswered_consent(deps.sessions, now=now)
+        log.debug("forgot %d processed update ids, %d unanswered consents", removed, unanswered)
 
-    jobs.run_repeating(forget_updates, interval=MAINTENANCE_INTERVAL_SECONDS, first=60)
+    jobs.run_repeating(
+        housekeeping, interval=MAINTENANCE_INTERVAL_SECONDS, first=60, name=HOUSEKEEPING_JOB
+    )
 
     async def check_storage(_context: BotContext) -> None:
         deps.storage.check()  # logs a missing, replaced or unwritable database file

@@ -234,7 +234,12 @@ async def button(update: Update, context: BotContext) -> None:
         case svc.Duplicate():
             await _answer_quietly(query.answer())
             return
-        case svc.Simple(key=key) if key in {"already_answered", "stale_button", "forged_button"}:
+        case svc.Simple(key=key) if key in {
+            "already_answered",
+            "stale_button",
+            "forged_button",
+            "consent_expired",
+        }:
             await query.answer(deps.texts(key))
             return
         case svc.Ask(invalid_reason="nothing_selected" | "nothing_selected_screen" as reason):

@@ -46,7 +46,7 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A person who opened the bot; health data hangs off this row only after consent."""
+    """A person who agreed to the privacy notice: the row is created with the consent."""
 
     __tablename__ = "users"
 
@@ -111,6 +111,21 @@ class ConversationState(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     local_date: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class ConsentRequest(Base):
+    """A consent question shown to someone who has not answered it yet.
+
+    Only what showing and answering the question needs: the Telegram user id, the token of
+    its buttons and when it was asked. No foreign key (there is no ``users`` row before
+    consent); the row goes on consent, on "Not now", and after a day of silence.
+    """
+
+    __tablename__ = "consent_requests"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
 
 
 class ProcessedUpdate(Base):

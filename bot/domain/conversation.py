@@ -166,6 +166,11 @@ def start_check(pending: Mapping[str, Any]) -> Draft:
     )
 
 
+def continue_onboarding(token: str) -> Draft:
+    """Setup after consent was given earlier (setup was left half-way): timezone next."""
+    return Draft(kind=Kind.ONBOARDING, step="timezone", token=token, answers={"consent": True})
+
+
 def start_settings(token: str, only: Literal["timezone", "reminder"]) -> Draft:
     """Change one setting, reusing the onboarding question."""
     return Draft(kind=Kind.SETTINGS, step=only, token=token)

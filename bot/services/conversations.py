@@ -11,7 +11,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Table, delete, func, insert, select, update
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content_bundle import ContentBundle
 from bot.contentpack import Snippet
-from bot.db.models import Checkin, ConversationState, User
+from bot.db.models import Checkin, ConsentRequest, ConversationState, User
 from bot.db.session import SessionFactory
 from bot.domain import conversation as conv
 from bot.domain.alarm_fatigue import ScreenKind
@@ -46,6 +46,9 @@ from bot.services.kernel import NeedsOnboarding as NeedsOnboarding
 # Typed answers up to this length have their red-flag decision remembered (see _triage).
 TRIAGE_CACHED_MAX_CHARS = 40
 TRIAGE_CACHE_SIZE = 4096
+
+# A consent question not answered within a day is forgotten (and its buttons stop working).
+CONSENT_REQUEST_LIFETIME = timedelta(days=1)
 
 
 # --- results ----------------------------------------------------------------------------
@@ -101,6 +104,7 @@ class Simple:
 
     key: Literal[
         "consent_declined",
+        "consent_expired",
         "redo_kept",
         "already_answered",
         "stale_button",
@@ -278,6 +282,45 @@ def _keeping_check(old: conv.Draft | None, new: conv.Draft) -> conv.Draft:
     return replace(new, extra={**new.extra, conv.CHECK_STEP: pending})
 
 
+# Before consent the only thing kept is the open consent question: who was asked, the token
+# of its buttons and when. No users row exists until the person agrees.
+CONSENT: Table = ConsentRequest.__table__  # type: ignore[assignment]
+
+
+async def _ask_for_consent(session: AsyncSession, user_id: int, now: datetime) -> conv.Draft:
+    """(Re)open the consent question; a fresh token makes older consent buttons stale."""
+    draft = conv.start_onboarding(new_token())
+    await session.execute(delete(CONSENT).where(CONSENT.c.user_id == user_id))
+    await session.execute(
+        insert(CONSENT).values(user_id=user_id, token=draft.token, created_at=now)
+    )
+    return draft
+
+
+async def _pending_consent(session: AsyncSession, user_id: int, now: datetime) -> conv.Draft | None:
+    """The open consent question, unless it is older than a day (then it no longer counts,
+    even before housekeeping removes it)."""
+    token = await session.scalar(
+        select(CONSENT.c.token).where(
+            CONSENT.c.user_id == user_id,
+            CONSENT.c.created_at > now - CONSENT_REQUEST_LIFETIME,
+        )
+    )
+    return conv.start_onboarding(token) if token else None
+
+
+async def _forget_consent_request(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(CONSENT).where(CONSENT.c.user_id == user_id))
+
+
+async def _load_conversation(
+    session: AsyncSession, user_id: int, now: datetime
+) -> conv.Draft | None:
+    """The open conversation: a stored draft, or else a pending consent question."""
+    draft = await _load_draft(session, user_id)
+    return draft if draft is not None else await _pending_consent(session, user_id, now)
+
+
 def new_token() -> str:
     """Six lowercase hex characters binding buttons to one conversation."""
     return secrets.token_hex(3)
@@ -335,19 +378,19 @@ class ConversationService:
         return self._clock().astimezone(zone).date()
 
     async def start(self, user_id: int, update_id: int) -> Result:
-        """/start: consent and setup for newcomers, a short welcome for everyone else."""
+        """/start: the consent question for newcomers (nothing else stored), the rest of setup
+        for people who agreed but did not finish it, a short welcome for everyone else."""
 
         async def work(session: AsyncSession) -> Result:
             user = await session.get(User, user_id)
-            if user is None:
-                user = User(id=user_id)
-                session.add(user)
-                await session.flush()
-            if user.consented_at is not None and user.timezone:
+            if user is None or user.consented_at is None:
+                return Ask(await _ask_for_consent(session, user_id, self._clock()))
+            if user.timezone:
                 return Welcome(timezone=user.timezone, reminder=user.reminder_time)
-            draft = conv.start_onboarding(new_token())
+            pending = await _load_draft(session, user_id)
+            draft = _keeping_check(pending, conv.continue_onboarding(new_token()))
             await _save_draft(session, user_id, draft)
-            return Ask(draft)
+            return Ask(draft, resumed=True)
 
         return await self._kernel.run(user_id, update_id, work)
 
@@ -403,10 +446,11 @@ class ConversationService:
         """/cancel: drop the open conversation; stored check-ins stay."""
 
         async def work(session: AsyncSession) -> Result:
-            draft = await _load_draft(session, user_id)
+            draft = await _load_conversation(session, user_id, self._clock())
             if draft is None:
                 return Simple("nothing_to_cancel")
             await _drop_draft(session, user_id)
+            await _forget_consent_request(session, user_id)
             return Simple("cancelled")
 
         return await self._kernel.run(user_id, update_id, work)
@@ -434,7 +478,7 @@ class ConversationService:
                     store=consented,
                     bystander=self._content.catalog.bystander if decision.bystander else None,
                 )
-            draft = await _load_draft(session, user_id)
+            draft = await _load_conversation(session, user_id, self._clock())
             token = None
             if decision.check is not None:
                 token, draft = await self._ask_check(session, user_id, draft, decision, consented)
@@ -615,7 +659,9 @@ class ConversationService:
                 return await self._answer_check(session, user_id, reference)
             if reference.step == conv.SEEN_DOCTOR_STEP:
                 return await self._doctor_seen(session, user_id, reference)
-            draft = await _load_draft(session, user_id)
+            draft = await _load_conversation(session, user_id, self._clock())
+            if draft is None and reference.step == "consent":
+                return Simple("consent_expired")
             if draft is None or draft.token != reference.token:
                 return Simple("stale_button")
             pressed = conv.Pressed(step=reference.step, value=reference.value)
@@ -695,6 +741,8 @@ class ConversationService:
         outcome = conv.advance(self._questions, draft, given, self._environment())
         match outcome:
             case conv.Moved(draft=moved, notice=notice):
+                if draft.step == "consent":
+                    await self._record_consent(session, user_id)
                 await _save_draft(session, user_id, moved)
                 escalation = None
                 if draft.step == "screen" and moved.step != "screen":
@@ -712,6 +760,7 @@ class ConversationService:
             case conv.Declined(draft=declined):
                 await _drop_draft(session, user_id)
                 if declined.kind is conv.Kind.ONBOARDING:
+                    await _forget_consent_request(session, user_id)
                     return Simple("consent_declined")
                 return Simple("redo_kept")
             case conv.Completed(draft=done, notice=notice):
@@ -720,6 +769,17 @@ class ConversationService:
                     return await self._store_checkin(session, user_id, done)
                 return await self._store_settings(session, user_id, done, notice)
         raise AssertionError(f"unhandled outcome {outcome!r}")
+
+    async def _record_consent(self, session: AsyncSession, user_id: int) -> None:
+        """The person agreed: their users row is created now, in this transaction, and the
+        pending question is gone."""
+        await _forget_consent_request(session, user_id)
+        user = await session.get(User, user_id)
+        if user is None:
+            session.add(User(id=user_id, consented_at=self._clock()))
+            await session.flush()
+        elif user.consented_at is None:
+            user.consented_at = self._clock()
 
     async def _screen_escalation(
         self, session: AsyncSession, user_id: int, draft: conv.Draft
@@ -787,8 +847,6 @@ class ConversationService:
         if user is None:
             raise LookupError(f"user row vanished during {done.kind}")
         first_time = done.kind is conv.Kind.ONBOARDING
-        if first_time:
-            user.consented_at = self._clock()
         if "timezone" in done.answers:
             user.timezone = str(done.answers["timezone"])
         if "reminder" in done.answers:

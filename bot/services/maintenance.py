@@ -1,4 +1,5 @@
-"""Housekeeping that keeps tables small: old processed-update ids are forgotten."""
+"""Housekeeping that keeps tables small and forgets what must not be kept: old processed-update
+ids, and consent questions nobody answered within a day."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 
-from bot.db.models import ProcessedUpdate
+from bot.db.models import ConsentRequest, ProcessedUpdate
 from bot.db.session import SessionFactory
+from bot.services.conversations import CONSENT_REQUEST_LIFETIME
 
 # Telegram re-delivers an unconfirmed update within hours at most; two days is ample.
 PROCESSED_UPDATE_RETENTION = timedelta(days=2)
@@ -19,5 +21,15 @@ async def forget_old_updates(sessions: SessionFactory, *, now: datetime) -> int:
     async with sessions.begin() as session:
         result = await session.execute(
             delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def forget_unanswered_consent(sessions: SessionFactory, *, now: datetime) -> int:
+    """Delete consent questions older than a day: someone who stayed silent is forgotten."""
+    cutoff = now - CONSENT_REQUEST_LIFETIME
+    async with sessions.begin() as session:
+        result = await session.execute(
+            delete(ConsentRequest).where(ConsentRequest.created_at <= cutoff)
         )
     return int(getattr(result, "rowcount", 0) or 0)

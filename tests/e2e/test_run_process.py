@@ -54,7 +54,7 @@ async def test_run_migrates_polls_the_configured_api_and_stops_gracefully(
         [(step,)] = connection.execute(
             "SELECT step FROM conversation_states WHERE user_id = ?", (USER,)
         ).fetchall()
-    assert consented is None, "consent is stored only when setup is finished"
+    assert consented is not None, "the users row is created together with the consent"
     assert step == "timezone"
 
 

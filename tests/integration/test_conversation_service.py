@@ -22,7 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import build_deps
 from bot.config import Settings
 from bot.content_bundle import ContentBundle, load_bundle
-from bot.db.models import Checkin, ConversationState, Escalation, ProcessedUpdate, SnippetView, User
+from bot.db.models import (
+    Checkin,
+    ConsentRequest,
+    ConversationState,
+    Escalation,
+    ProcessedUpdate,
+    SnippetView,
+    User,
+)
 from bot.db.session import create_engine, create_session_factory
 from bot.domain import conversation as conv
 from bot.paths import CONTENT_DIR
@@ -32,7 +40,14 @@ from tests.support.clock import FakeClock
 CONTENT: ContentBundle = load_bundle(CONTENT_DIR)
 USER = 4242
 # Tables that hold what the bot knows about a person (processed_updates is bookkeeping).
-PERSONAL_TABLES: tuple[type[Any], ...] = (User, Checkin, ConversationState, Escalation, SnippetView)
+PERSONAL_TABLES: tuple[type[Any], ...] = (
+    User,
+    Checkin,
+    ConversationState,
+    Escalation,
+    SnippetView,
+    ConsentRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -124,8 +139,13 @@ class Harness:
     async def press(self, value: str, *, user_id: int = USER, step: str | None = None) -> Any:
         """Press a button of the open question (its current token), like the keyboard would."""
         state = await self.state(user_id)
-        assert state is not None, "no open question to press a button of"
-        data = conv.encode_callback(state.token, step or state.step, value)
+        if state is not None:
+            token, open_step = state.token, state.step
+        else:  # before consent, the open question is the pending consent request
+            pending = await self.rows(ConsentRequest, user_id=user_id)
+            assert pending, "no open question to press a button of"
+            token, open_step = pending[0].token, "consent"
+        data = conv.encode_callback(token, step or open_step, value)
         return await self.service.answer_press(user_id, self.next_id(), data)
 
     async def say(self, text: str, *, user_id: int = USER) -> Any:
@@ -190,17 +210,22 @@ async def bot(engine: AsyncEngine, clock: FakeClock) -> AsyncIterator[Harness]:
 # --- onboarding and consent -------------------------------------------------------------
 
 
-async def test_onboarding_stores_consent_timezone_and_reminder_only_at_the_end(
+async def test_onboarding_stores_consent_at_once_and_settings_at_the_end(
     bot: Harness, clock: FakeClock
 ) -> None:
     assert isinstance(await bot.service.start(USER, bot.next_id()), svc.Ask)
+    assert await bot.rows(User, id=USER) == []
+    assert len(await bot.rows(ConsentRequest, user_id=USER)) == 1
     await bot.press("yes")
+    assert await bot.rows(ConsentRequest, user_id=USER) == []
     [user] = await bot.rows(User, id=USER)
-    assert (user.consented_at, user.timezone, user.reminder_time) == (None, None, None)
+    assert user.consented_at is not None
+    assert user.consented_at.replace(tzinfo=UTC) == clock.now.replace(tzinfo=UTC)
+    assert (user.timezone, user.reminder_time) == (None, None)
 
     await bot.say("Berlin")
     [user] = await bot.rows(User, id=USER)
-    assert (user.consented_at, user.timezone, user.reminder_time) == (None, None, None)
+    assert (user.timezone, user.reminder_time) == (None, None)
     state = await bot.state()
     assert state is not None and state.step == "reminder"
 
@@ -231,8 +256,7 @@ async def test_nothing_about_health_is_stored_before_consent(bot: Harness) -> No
     snapshot = await bot.snapshot()
     assert snapshot["checkins"] == [] and snapshot["escalations"] == []
     assert snapshot["conversation_states"] == [] and snapshot["snippet_views"] == []
-    [user] = await bot.rows(User, id=USER)
-    assert (user.consented_at, user.timezone, user.reminder_time) == (None, None, None)
+    assert snapshot["users"] == [] and snapshot["consent_requests"] == []
     assert await bot.service.begin_checkin(USER, bot.next_id()) == svc.NeedsOnboarding()
 
 
@@ -263,10 +287,9 @@ async def test_a_repeated_start_is_a_duplicate(bot: Harness) -> None:
 
 
 async def test_a_repeated_press_and_text_are_duplicates(bot: Harness) -> None:
-    await bot.service.start(USER, bot.next_id())
-    state = await bot.state()
-    assert state is not None
-    consent = conv.encode_callback(state.token, "consent", "yes")
+    asked = await bot.service.start(USER, bot.next_id())
+    assert isinstance(asked, svc.Ask)
+    consent = conv.encode_callback(asked.draft.token, "consent", "yes")
     moved = await _repeat_is_a_duplicate(
         bot, lambda uid: bot.service.answer_press(USER, uid, consent)
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from bot.db import migrate
@@ -61,3 +63,40 @@ def test_settings_urls_get_the_engine_drivers(url: str, driver: str) -> None:
     from bot.db.session import normalise_url
 
     assert normalise_url(url).startswith(f"{driver}://")
+
+
+async def test_0007_forgets_people_who_never_agreed(empty_database_url: str) -> None:
+    """Rows the old /start left behind go; someone who pressed "I agree" but had not finished
+    setup keeps a users row with consent recorded (as the new code records it)."""
+    engine = create_engine(empty_database_url)
+    asked_at = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    try:
+        await migrate.upgrade(engine, "0006")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO users (id, consented_at) VALUES (1, NULL), (2, NULL), (3, :at)"),
+                {"at": asked_at},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO conversation_states "
+                    "(user_id, kind, step, token, answers, extra, updated_at) VALUES "
+                    "(1, 'onboarding', 'consent', 'aaaaaa', '{}', '{}', :at), "
+                    "(2, 'onboarding', 'timezone', 'bbbbbb', '{}', '{}', :at)"
+                ),
+                {"at": asked_at},
+            )
+        await migrate.upgrade(engine, "0007")
+        async with engine.connect() as connection:
+            users = (
+                await connection.execute(
+                    text("SELECT id, consented_at IS NOT NULL FROM users ORDER BY id")
+                )
+            ).all()
+            states = (
+                await connection.execute(text("SELECT user_id, step FROM conversation_states"))
+            ).all()
+        assert [tuple(row) for row in users] == [(2, True), (3, True)]
+        assert [tuple(row) for row in states] == [(2, "timezone")]
+    finally:
+        await engine.dispose()
