@@ -7,6 +7,7 @@ import asyncio
 import faulthandler
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -18,6 +19,7 @@ from bot.startup import StartupError, prepare_database, wait_for_bot_api
 
 SANDBOX_TOKEN = "123456789:SANDBOX-not-a-real-token-000000000"
 SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///data/sandbox.sqlite3"
+SANDBOX_FILES_DIR = "data/sandbox-files"
 
 
 def load_settings() -> Settings:
@@ -79,7 +81,14 @@ def command_sandbox(args: argparse.Namespace) -> int:
     settings = settings.model_copy(update={"database_url": database_url, "log_level": "WARNING"})
     configure_logging("WARNING")
     asyncio.run(apply_migrations(database_url, remember_data=False))  # throwaway data
-    asyncio.run(run_sandbox_chat(settings, token=SANDBOX_TOKEN, user_id=args.user_id))
+    asyncio.run(
+        run_sandbox_chat(
+            settings,
+            token=SANDBOX_TOKEN,
+            user_id=args.user_id,
+            files_dir=Path(args.files_dir),
+        )
+    )
     return 0
 
 
@@ -103,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="chat with the bot in this terminal")
     sandbox.add_argument("--user-id", type=int, default=1001, help="the simulated Telegram user")
     sandbox.add_argument("--database-url", default=None, help=f"default {SANDBOX_DATABASE_URL}")
+    sandbox.add_argument(
+        "--files-dir",
+        default=SANDBOX_FILES_DIR,
+        help=f"where files the bot sends are saved (default {SANDBOX_FILES_DIR})",
+    )
     sandbox.set_defaults(handler=command_sandbox)
     content = commands.add_parser("content", help="content pack tools")
     content_commands = content.add_subparsers(dest="content_command", required=True)

@@ -44,6 +44,7 @@ MAX_CAPTION_LENGTH = 1024
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 FLAG_MARKERS = {svc.CONSULT_TIER: "⚠️", svc.EMERGENCY_TIER: "🚨"}
 REPORT_FILENAME = "twitchcheck-report-{day}.pdf"
+CHART_FILENAME = "twitchcheck-chart.png"
 EXPORT_JSON_FILENAME = "twitchcheck-export.json"
 EXPORT_CSV_FILENAME = "twitchcheck-{table}.csv"
 WEEKLY_SUMMARY_CHART_TITLE = "Your week"
@@ -252,7 +253,9 @@ async def insights(update: Update, context: BotContext) -> None:
         await _action(update, ChatAction.UPLOAD_PHOTO)
         png = await render_chart_png_async(data.entries, start=data.start, end=data.end)
         caption = deps.texts("records_insights_caption", period=period_label(data.start, data.end))
-        await chat.send_photo(photo=png, caption=esc(caption), parse_mode=ParseMode.HTML)
+        await chat.send_photo(
+            photo=png, filename=CHART_FILENAME, caption=esc(caption), parse_mode=ParseMode.HTML
+        )
     else:
         paragraphs.append(deps.texts("records_insights_no_entries"))
     paragraphs.append(format_insights(data.result))
@@ -480,10 +483,16 @@ async def _send_summary(bot: Bot, texts: Texts, due: svc.DueSummary) -> None:
         due.entries, start=due.start, end=due.end, title=WEEKLY_SUMMARY_CHART_TITLE
     )
     if len(text) <= MAX_CAPTION_LENGTH:
-        await bot.send_photo(due.user_id, photo=png, caption=text, parse_mode=ParseMode.HTML)
+        await bot.send_photo(
+            due.user_id,
+            photo=png,
+            filename=CHART_FILENAME,
+            caption=text,
+            parse_mode=ParseMode.HTML,
+        )
         return
     await bot.send_message(due.user_id, text, parse_mode=ParseMode.HTML)
-    await bot.send_photo(due.user_id, photo=png)
+    await bot.send_photo(due.user_id, photo=png, filename=CHART_FILENAME)
 
 
 async def deliver_weekly_summaries(bot: Bot, deps: Deps) -> int:

@@ -613,6 +613,14 @@ class SandboxServer:
 
     # ------------------------------------------------------------------ observing
 
+    def calls_for(self, chat_id: int, *, after_seq: int = -1) -> list[ApiCall]:
+        """Calls after ``after_seq`` that act in ``chat_id`` (sends, edits, answered presses)."""
+        return [call for call in self._calls_after(after_seq) if self._is_for(call, chat_id)]
+
+    def is_for_chat(self, call: ApiCall, chat_id: int) -> bool:
+        """Whether ``call`` acts in ``chat_id`` (for watching one chat with wait_for_call)."""
+        return self._is_for(call, chat_id)
+
     def calls_of(self, method: str) -> list[ApiCall]:
         wanted = method.lower()
         return [call for call in self.calls if call.method.lower() == wanted]

@@ -193,8 +193,9 @@ async def test_insights_send_a_chart_and_patterns_that_match_the_data(
     sandbox: SandboxServer, seeded: BotRunner
 ) -> None:
     calls = await exchange_until(sandbox, "/insights", "sendMessage")
-    [(_, png)] = uploads(calls, "sendPhoto", "photo")
+    [(filename, png)] = uploads(calls, "sendPhoto", "photo")
     assert png.startswith(PNG_SIGNATURE)
+    assert filename == "twitchcheck-chart.png"
     expected = format_insights(find_patterns(ENTRIES))
     assert last_text(sandbox) == expected
     # Four coffees every third day came with moderate twitching (2.0); other days averaged 0.5.
@@ -334,6 +335,7 @@ async def test_weekly_summary_is_chosen_and_sent_once_that_evening(
     summaries = [call for call in sandbox.calls_of("sendPhoto") if call.seq > mark]
     assert len(summaries) == 1
     assert summaries[0].files["photo"].data.startswith(PNG_SIGNATURE)
+    assert summaries[0].files["photo"].filename == "twitchcheck-chart.png"
     caption = sandbox.last_message(USER).plain_text
     assert caption.startswith("Your week, 16–22 November: 7 check-ins.")
     assert "/summary" in caption

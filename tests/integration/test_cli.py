@@ -222,9 +222,9 @@ def test_content_check_refuses_a_path_that_is_not_a_folder(tmp_path: Path) -> No
 
 
 def _button_number(question_id: str, value: str) -> str:
-    """The number the terminal shows for a button: its position in the keyboard, from 1."""
+    """How the terminal presses a button: # and its position in the keyboard, from 1."""
     values = [option.value for option in QUESTIONS[question_id].options]
-    return str(values.index(value) + 1)
+    return f"#{values.index(value) + 1}"
 
 
 def test_sandbox_onboarding_through_stdin(tmp_path: Path) -> None:
