@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db.models import (
     Base,
     Checkin,
+    ConsentRequest,
     ConversationState,
     Escalation,
     HistoryFlagPause,
@@ -131,6 +132,10 @@ async def seed_everything_about(sessions: SessionFactory, user_id: int) -> None:
             shown_on=TODAY,
             via="checkin",
             shown_at=datetime(2026, 11, 22, 9, 5, tzinfo=UTC),
+        ),
+        # Erasure must reach even a pending consent question (it names the person's id).
+        ConsentRequest(
+            user_id=user_id, token="def456", created_at=datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
         ),
     )
 
