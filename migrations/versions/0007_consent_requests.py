@@ -1,8 +1,8 @@
 """Pending consent questions live in their own table; no users row before consent.
 
-Existing rows of people who never agreed are removed: those who had already pressed
-"I agree" but not finished setup (an onboarding draft past the consent question) get their
-consent recorded instead, as the new code records it at that press.
+Existing rows of people who never agreed (and have no check-ins) are removed; those who had
+already pressed "I agree" but not finished setup (an onboarding draft past the consent
+question) get their consent recorded instead, as the new code records it at that press.
 
 Revision ID: 0007
 Revises: 0006
@@ -54,9 +54,15 @@ def upgrade() -> None:
         .where(users.c.consented_at.is_(None), agreed_in_setup.is_not(None))
         .values(consented_at=agreed_in_setup)
     )
-    never_agreed = sa.select(users.c.id).where(users.c.consented_at.is_(None))
+    # Only rows that hold nothing but the unanswered question go: a migration never deletes
+    # check-ins, even of a row that (inconsistently) lacks a consent time.
+    checkins = sa.table("checkins", sa.column("user_id", sa.BigInteger()))
+    never_agreed = sa.select(users.c.id).where(
+        users.c.consented_at.is_(None),
+        ~sa.exists().where(checkins.c.user_id == users.c.id),
+    )
     op.execute(states.delete().where(states.c.user_id.in_(never_agreed)))
-    op.execute(users.delete().where(users.c.consented_at.is_(None)))
+    op.execute(users.delete().where(users.c.id.in_(never_agreed)))
 
 
 def downgrade() -> None:

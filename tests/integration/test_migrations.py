@@ -86,6 +86,15 @@ async def test_0007_forgets_people_who_never_agreed(empty_database_url: str) -> 
                 ),
                 {"at": asked_at},
             )
+            # Inconsistent (a check-in without consent), but a migration never deletes check-ins.
+            await connection.execute(text("INSERT INTO users (id) VALUES (4)"))
+            await connection.execute(
+                text(
+                    "INSERT INTO checkins (user_id, local_date, severity, locations, "
+                    "sleep_hours, caffeine_mg, water_litres) "
+                    "VALUES (4, '2026-11-19', 1, '', 7, 0, 2)"
+                )
+            )
         await migrate.upgrade(engine, "0007")
         async with engine.connect() as connection:
             users = (
@@ -96,7 +105,7 @@ async def test_0007_forgets_people_who_never_agreed(empty_database_url: str) -> 
             states = (
                 await connection.execute(text("SELECT user_id, step FROM conversation_states"))
             ).all()
-        assert [tuple(row) for row in users] == [(2, True), (3, True)]
+        assert [tuple(row) for row in users] == [(2, True), (3, True), (4, False)]
         assert [tuple(row) for row in states] == [(2, "timezone")]
     finally:
         await engine.dispose()
