@@ -34,7 +34,7 @@ def default_database_url() -> str:
 
 
 class Settings(BaseSettings):
-    """Every knob of the bot; names are a contract (see PRODUCT.md)."""
+    """Every knob of the bot; the names are a contract deployments rely on (README "Settings")."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 

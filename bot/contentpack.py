@@ -44,7 +44,8 @@ TELEGRAM_MESSAGE_MAX_CHARS = 4096
 TOPIC_LABEL_MAX_CHARS = 40
 # Calm days rotate through the general tips; with fewer than this the rotation repeats daily.
 MIN_GENERAL_TIPS = 3
-# Only escalation messages may start with these (see PRODUCT.md).
+# Only escalation messages may start with these: people and tests rely on 🚨 / ⚠️ meaning an
+# escalation (README "Red flags").
 ESCALATION_PREFIXES = ("🚨", "⚠")
 
 PACK_FILE = "pack.yaml"
