@@ -64,7 +64,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         super().__init__(_UNBOUNDED)
         self._slots = asyncio.Semaphore(max_concurrent_updates)
         self._chains: dict[int | None, asyncio.Lock] = {}
-        self._heavy_pending: dict[tuple[int | None, str], int] = {}
+        self._heavy_pending: set[tuple[int | None, str]] = set()
         self._told: set[tuple[int | None, str]] = set()
         self._coalesced: dict[int, Coalesced] = {}
 
@@ -83,7 +83,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         command = heavy_command(update)
         if command is not None and isinstance(update, Update):
             pending_key = (key, command)
-            if self._heavy_pending.get(pending_key, 0) > 0:
+            if pending_key in self._heavy_pending:
                 told = pending_key in self._told
                 self._told.add(pending_key)
                 self._coalesced[update.update_id] = "again" if told else "first"
@@ -93,11 +93,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 finally:
                     self._coalesced.pop(update.update_id, None)
                 return
-            self._heavy_pending[pending_key] = 1
+            self._heavy_pending.add(pending_key)
             try:
                 await self._in_turn(key, coroutine)
             finally:
-                self._heavy_pending.pop(pending_key, None)
+                self._heavy_pending.discard(pending_key)
                 self._told.discard(pending_key)
             return
         await self._in_turn(key, coroutine)

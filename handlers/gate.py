@@ -34,7 +34,7 @@ from bot.concurrency import PerChatUpdateProcessor
 from bot.context import BotApplication, BotContext
 from bot.services import conversations as svc
 from handlers import private
-from handlers.render import esc, escalation_keyboard, send_html
+from handlers.render import esc, send_html
 
 GATE_GROUP = -10
 FLOOD_GROUP = GATE_GROUP - 1
@@ -117,8 +117,7 @@ class Gate:
         if isinstance(result, svc.Duplicate):
             raise ApplicationHandlerStop
         if isinstance(result, svc.Escalated):
-            keyboard = escalation_keyboard(deps.texts, result.escalation.doctor_token)
-            await send_html(update, result.escalation.text, keyboard)
+            await private.send_escalation(update, context, result.escalation)
         if self._edit_notices.first_today(user.id, deps.clock().date()):
             await send_html(update, esc(deps.texts("edits_ignored")))
         raise ApplicationHandlerStop

@@ -70,7 +70,7 @@ async def _show(update: Update, context: BotContext, result: svc.Result) -> None
         case svc.Ask():
             await _send_question(update, context, result)
         case svc.Escalated(escalation=notice, then=then):
-            await _send_escalation(update, context, notice)
+            await send_escalation(update, context, notice)
             if then is not None:
                 await _show(update, context, then)
         case svc.CheckAsked(check=check, token=token, then=then):
@@ -105,7 +105,7 @@ async def _show(update: Update, context: BotContext, result: svc.Result) -> None
             await _send(update, esc(texts("doctor_seen_noted", until=label, reasons=listed)))
 
 
-async def _send_escalation(update: Update, context: BotContext, notice: EscalationNotice) -> None:
+async def send_escalation(update: Update, context: BotContext, notice: EscalationNotice) -> None:
     """The escalation message, with "I've seen a doctor about this" when it offers it."""
     keyboard = render.escalation_keyboard(context.deps.texts, notice.doctor_token)
     await _send(update, notice.text, keyboard)
@@ -325,7 +325,7 @@ async def _show_not_an_answer(
     texts = context.deps.texts
     match result:
         case svc.Escalated(escalation=notice, then=then):
-            await _send_escalation(update, context, notice)
+            await send_escalation(update, context, notice)
             if then is not None:
                 await _show_not_an_answer(update, context, then, lead=lead, escalated=True)
         case svc.NotAnAnswer(draft=None):

@@ -99,10 +99,7 @@ class Kernel:
         """As `run`, for people who finished /start; everyone else gets NeedsOnboarding."""
 
         async def gated(session: AsyncSession) -> R | NeedsOnboarding:
-            user = await session.get(User, user_id)
-            if user is None or not is_set_up(user):
-                return NeedsOnboarding()
-            return await work(session, user)
+            return await _for_set_up(session, user_id, work)
 
         return await self.run(user_id, update_id, gated)
 
@@ -111,7 +108,14 @@ class Kernel:
     ) -> R | NeedsOnboarding:
         """A read-only use case for a set-up person: no claim, no lock."""
         async with self.sessions.begin() as session:
-            user = await session.get(User, user_id)
-            if user is None or not is_set_up(user):
-                return NeedsOnboarding()
-            return await work(session, user)
+            return await _for_set_up(session, user_id, work)
+
+
+async def _for_set_up(
+    session: AsyncSession, user_id: int, work: Callable[[AsyncSession, User], Awaitable[R]]
+) -> R | NeedsOnboarding:
+    """The set-up gate shared by `run_set_up` and `read`."""
+    user = await session.get(User, user_id)
+    if user is None or not is_set_up(user):
+        return NeedsOnboarding()
+    return await work(session, user)
