@@ -25,18 +25,21 @@ from telegram.ext import (
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
 from bot.content_bundle import ContentBundle, load_bundle
+from bot.content_files import read_folder
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.db.session import SessionFactory, create_engine, create_session_factory
 from bot.db.storage import StorageWatch
 from bot.intake import ALLOWED_UPDATES, IntakeBot
 from bot.paths import CONTENT_DIR
+from bot.services.content_admin import ContentAdminService
+from bot.services.content_live import ContentLibrary
 from bot.services.conversations import ConversationService
 from bot.services.kernel import Clock, utc_now
 from bot.services.maintenance import forget_old_updates, forget_unanswered_consent
 from bot.services.records import RecordsService
 from bot.services.reminders import ReminderService
 from bot.transport import AiohttpRequest
-from handlers import gate, learn, private, records
+from handlers import admin, gate, learn, private, records
 from handlers import reminders as reminder_handlers
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ ENGINE_KEY = "engine"
 MAINTENANCE_INTERVAL_SECONDS = 3600
 STORAGE_CHECK_INTERVAL_SECONDS = 10
 HOUSEKEEPING_JOB = "housekeeping"
+CONTENT_POLL_JOB = "content-poll"
 
 
 class TwitchcheckApplication(
@@ -89,18 +93,27 @@ def file_url_for(api_url: str) -> str:
     return f"{head}/file/bot{tail}" if separator else api_url
 
 
+def shipped_library(content: ContentBundle | None = None) -> ContentLibrary:
+    """The shipped content/ folder, serving until a version is published."""
+    return ContentLibrary(content or load_bundle(CONTENT_DIR), read_folder(CONTENT_DIR))
+
+
 def build_deps(
-    settings: Settings, sessions: SessionFactory, content: ContentBundle, clock: Clock
+    settings: Settings,
+    sessions: SessionFactory,
+    content: ContentBundle | ContentLibrary,
+    clock: Clock,
 ) -> Deps:
-    """The services, each sharing the one session factory and clock."""
+    """The services, each sharing the one session factory, content library and clock."""
+    library = content if isinstance(content, ContentLibrary) else shipped_library(content)
     return Deps(
         settings=settings,
-        content=content,
+        library=library,
         sessions=sessions,
         clock=clock,
         conversations=ConversationService(
             sessions,
-            content,
+            library,
             default_timezone=settings.default_timezone,
             clock=clock,
         ),
@@ -110,6 +123,7 @@ def build_deps(
         ),
         records=RecordsService(sessions, default_timezone=settings.default_timezone, clock=clock),
         storage=StorageWatch.for_url(settings.database_url),
+        admin=ContentAdminService(sessions, library, admin_ids=settings.admin_ids, clock=clock),
     )
 
 
@@ -138,6 +152,18 @@ def start_background_jobs(application: BotApplication, deps: Deps) -> None:
         first=STORAGE_CHECK_INTERVAL_SECONDS,
         name="storage-check",
     )
+    library = deps.library
+    if isinstance(library, ContentLibrary):
+
+        async def poll_content(_context: BotContext) -> None:
+            await library.refresh(deps.sessions)  # a published version goes live here
+
+        jobs.run_repeating(
+            poll_content,
+            interval=deps.settings.content_poll_seconds,
+            first=deps.settings.content_poll_seconds,
+            name=CONTENT_POLL_JOB,
+        )
     reminder_handlers.start_scheduler(application, deps.settings)
     records.schedule_weekly_summaries(application, deps)
 
@@ -148,7 +174,10 @@ def build_application(settings: Settings, *, token: str, clock: Clock = utc_now)
     async def post_init(application: BotApplication) -> None:
         engine = create_engine(settings.database_url)
         application.bot_data[ENGINE_KEY] = engine
-        deps = build_deps(settings, create_session_factory(engine), load_bundle(CONTENT_DIR), clock)
+        sessions = create_session_factory(engine)
+        library = shipped_library()
+        await library.refresh(sessions)  # start on the published version, if any
+        deps = build_deps(settings, sessions, library, clock)
         application.bot_data[DEPS_KEY] = deps
         await application.bot.set_my_commands(
             [BotCommand(name, description) for name, description in PRIVATE_COMMANDS],
@@ -211,6 +240,7 @@ def register_handlers(application: BotApplication) -> None:
         MessageHandler(filters.TEXT & ~filters.COMMAND & private_chat, private.text_message)
     )
     learn.register(application)
+    admin.register(application)
     application.add_error_handler(report_error)
     records.register(application)
     reminder_handlers.register(application)

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
     startup_retry_seconds: float = Field(default=120.0, ge=0)
+    content_poll_seconds: float = Field(default=2.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -29,8 +29,9 @@ class ContentBundle:
     thresholds: Thresholds = field(default_factory=Thresholds)
 
 
-def load_bundle(folder: Path) -> ContentBundle:
-    """Everything under content/; a broken pack stops start-up with its problems listed."""
+def load_bundle(folder: Path, *, corpus_dir: Path | None = None) -> ContentBundle:
+    """Everything under content/; a broken pack stops start-up with its problems listed.
+    The red-flag model's corpus is read from `corpus_dir` (default: the folder itself)."""
     pack = load_pack(folder)
     catalog = load_catalog(folder / "redflags.yaml")
     return ContentBundle(
@@ -39,5 +40,5 @@ def load_bundle(folder: Path) -> ContentBundle:
         pack=pack,
         catalog=catalog,
         index=QuestionIndex(pack),
-        opinion=opinion_for(folder, catalog),
+        opinion=opinion_for(corpus_dir or folder, catalog),
     )

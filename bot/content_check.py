@@ -10,10 +10,18 @@ from typing import TextIO
 import yaml
 from pydantic import ValidationError
 
-from bot.contentpack import PackProblem, check_pack, format_problems, load_pack
+from bot.contentpack import PackProblem, check_pack, format_problems, line_of, load_pack
 from bot.domain.conversation import load_questions
 from bot.domain.triage import load_catalog
 from bot.texts import load_texts, message_files
+
+
+def _tree(file: Path) -> yaml.Node | None:
+    """The file's YAML tree, for line numbers (None when it does not parse)."""
+    try:
+        return yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
 
 
 def _problems_of(file: Path, load: Callable[[Path], object]) -> list[PackProblem]:
@@ -23,11 +31,13 @@ def _problems_of(file: Path, load: Callable[[Path], object]) -> list[PackProblem
     try:
         load(file)
     except ValidationError as error:
+        root = _tree(file)
         return [
             PackProblem(
                 file=file.name,
                 location=".".join(str(part) for part in item["loc"]),
                 message=item["msg"],
+                line=line_of(root, tuple(item["loc"])),
             )
             for item in error.errors()
         ]

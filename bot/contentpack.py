@@ -355,6 +355,12 @@ def _node_at(root: yaml.Node | None, loc: Loc) -> yaml.Node | None:
     return node
 
 
+def line_of(root: yaml.Node | None, loc: Loc) -> int | None:
+    """The 1-based line of the deepest YAML node along `loc` (None without a tree)."""
+    node = _node_at(root, loc)
+    return node.start_mark.line + 1 if node is not None else None
+
+
 def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> Iterator[tuple[Loc, str, int]]:
     """PyYAML keeps the last of two equal keys silently; a pack must not rely on that."""
     if isinstance(node, yaml.MappingNode):

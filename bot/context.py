@@ -11,8 +11,10 @@ from bot.config import Settings
 from bot.content_bundle import ContentBundle
 from bot.db.session import SessionFactory
 from bot.db.storage import StorageWatch
-from bot.domain.conversation import QuestionBook
-from bot.services.conversations import ConversationService
+from bot.domain.conversation import Draft, QuestionBook
+from bot.services.content_admin import ContentAdminService
+from bot.services.content_live import ContentSource
+from bot.services.conversations import ConversationService, content_version_of
 from bot.services.kernel import Clock
 from bot.services.records import RecordsService
 from bot.services.reminders import ReminderService
@@ -26,7 +28,7 @@ class Deps:
     """Everything handlers need, built once in post_init and dropped in post_shutdown."""
 
     settings: Settings
-    content: ContentBundle
+    library: ContentSource
     sessions: SessionFactory
     clock: Clock
     conversations: ConversationService
@@ -34,6 +36,16 @@ class Deps:
     reminders: ReminderService
     records: RecordsService
     storage: StorageWatch
+    admin: ContentAdminService
+
+    @property
+    def content(self) -> ContentBundle:
+        """The live content; a published version replaces it without a restart."""
+        return self.library.current
+
+    def content_for(self, draft: Draft | None) -> ContentBundle:
+        """The content a conversation runs on (a check-in keeps the version it began on)."""
+        return self.library.bundle_of(content_version_of(draft))
 
     @property
     def texts(self) -> Texts:

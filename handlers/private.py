@@ -120,7 +120,8 @@ async def _send_question(update: Update, context: BotContext, ask: svc.Ask) -> N
     elif ask.resumed:
         lines.append(esc(texts("resumed")))
     if ask.invalid_reason:
-        lines.append(render.retry(texts, deps.questions, ask.draft, ask.invalid_reason))
+        questions = deps.content_for(ask.draft).questions
+        lines.append(render.retry(texts, questions, ask.draft, ask.invalid_reason))
     if ask.notice == "fixed_offset":
         lines.append(esc(texts("fixed_offset_notice")))
     if ask.draft.kind is conv.Kind.ONBOARDING and ask.draft.step == "consent":
@@ -134,11 +135,12 @@ def _render_question(
     context: BotContext, draft: conv.Draft, *, summary: CheckinAnswers | None = None
 ) -> render.Rendered:
     deps = context.deps
-    catalog = deps.content.catalog
+    content = deps.content_for(draft)
+    catalog = content.catalog
     options = [(option.id, option.label) for option in catalog.screen_options]
     return render.question(
         deps.texts,
-        deps.questions,
+        content.questions,
         draft,
         default_timezone=deps.settings.default_timezone,
         screen_options=options,

@@ -188,3 +188,64 @@ class HistoryFlagPause(Base):
     seen_on: Mapped[date] = mapped_column(Date)
     paused_until: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ContentVersion(Base):
+    """One content pack as uploaded or published: its YAML files, kept for ever so any
+    version can be published again (rollback) and a rollback can itself be undone.
+
+    No ``user_id`` column: who uploaded it is an admin's id, not a person's data, so export
+    and erasure (which walk tables with ``user_id``) leave versions alone.
+    """
+
+    __tablename__ = "content_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pack_version: Mapped[str] = mapped_column(String(32))
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    files: Mapped[dict[str, Any]] = mapped_column(JSON)
+    origin: Mapped[str] = mapped_column(String(16))  # shipped | upload | cli
+    uploaded_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    published_at: Mapped[datetime | None]
+
+
+class ContentLive(Base):
+    """The one row naming the live version; every instance polls it and switches."""
+
+    __tablename__ = "content_live"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    version_id: Mapped[int] = mapped_column(Integer, ForeignKey("content_versions.id"))
+    changed_at: Mapped[datetime]
+    changed_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ContentPublication(Base):
+    """Each switch of the live version (publish or rollback), newest last."""
+
+    __tablename__ = "content_publications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer, ForeignKey("content_versions.id"))
+    previous_version_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("content_versions.id")
+    )
+    action: Mapped[str] = mapped_column(String(16))  # publish | rollback
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime]
+
+
+class AdminAudit(Base):
+    """Append-only log of every admin action, allowed or refused: who, what, when, which
+    version, how it ended — never the content of an upload or an announcement."""
+
+    __tablename__ = "admin_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(32))
+    version_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(String(200), default="")

@@ -29,6 +29,7 @@ from bot.domain.timezones import zone_for
 from bot.domain.triage import assess_screen
 from bot.domain.triage_opinion import Check, Decision, answer_check, triage_message
 from bot.services import reminders as reminder_schedule
+from bot.services.content_live import ContentSource, as_source
 from bot.services.guidance import (
     DoctorSeen,
     EscalationNotice,
@@ -268,6 +269,23 @@ def _undelivered(draft: conv.Draft) -> tuple[bool, str | None, conv.Draft]:
     return True, seen if isinstance(seen, str) else None, replace(draft, extra=extra)
 
 
+CONTENT_VERSION = "content_version"
+"""Draft extra: the content version a check-in started on (absent: whatever is live)."""
+
+
+def pinned(draft: conv.Draft, version: int | None) -> conv.Draft:
+    """The draft, remembering the content version it runs on."""
+    if version is None:
+        return draft
+    return replace(draft, extra={**draft.extra, CONTENT_VERSION: version})
+
+
+def content_version_of(draft: conv.Draft | None) -> int | None:
+    """The content version a conversation runs on (None: the live one)."""
+    value = draft.extra.get(CONTENT_VERSION) if draft is not None else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def plain_answer(content: ContentBundle, text: str) -> Answer | None:
     """The content's answer to a message outside any conversation, or None ("not sure").
     Shared with the blind-round scorer (benchmarks/triage_blind.py), so it measures this."""
@@ -335,18 +353,27 @@ class ConversationService:
     def __init__(
         self,
         sessions: SessionFactory,
-        content: ContentBundle,
+        content: ContentBundle | ContentSource,
         *,
         default_timezone: str,
         clock: Clock = utc_now,
     ) -> None:
         self._kernel = Kernel(sessions)
-        self._content = content
-        self._questions = content.questions
+        self._source = as_source(content)
         self._default_timezone = default_timezone
         self._clock = clock
         self._unstored_checks: OrderedDict[str, PendingCheck] = OrderedDict()
         self._triage_short = functools.lru_cache(maxsize=TRIAGE_CACHE_SIZE)(self._triage_now)
+        self._triage_cached_for: ContentBundle | None = None
+
+    @property
+    def _content(self) -> ContentBundle:
+        """The live content (a published version switches it without a restart)."""
+        return self._source.current
+
+    async def _content_of(self, session: AsyncSession, draft: conv.Draft) -> ContentBundle:
+        """The content a conversation runs on: a check-in keeps the version it started on."""
+        return await self._source.ensure(session, content_version_of(draft))
 
     def _triage_now(self, text: str) -> Decision:
         content = self._content
@@ -360,11 +387,15 @@ class ConversationService:
         themselves, are read afresh every time and never kept.
         """
         if len(text) <= TRIAGE_CACHED_MAX_CHARS:
+            content = self._content
+            if content is not self._triage_cached_for:  # a new version: new rules
+                self._triage_short.cache_clear()
+                self._triage_cached_for = content
             return self._triage_short(text)
         return self._triage_now(text)
 
-    def _environment(self) -> conv.Environment:
-        catalog = self._content.catalog
+    def _environment(self, content: ContentBundle) -> conv.Environment:
+        catalog = content.catalog
         return conv.Environment(
             now=self._clock(),
             default_timezone=self._default_timezone,
@@ -429,11 +460,14 @@ class ConversationService:
             )
             draft = _keeping_check(
                 draft,
-                conv.start_checkin(
-                    new_token(),
-                    today,
-                    already_done=existing is not None,
-                    last_full_screen=last_full_screen,
+                pinned(
+                    conv.start_checkin(
+                        new_token(),
+                        today,
+                        already_done=existing is not None,
+                        last_full_screen=last_full_screen,
+                    ),
+                    self._source.live_version,
                 ),
             )
             await _save_draft(session, user_id, draft)
@@ -721,7 +755,8 @@ class ConversationService:
         retyped = isinstance(given, conv.Typed) or given.step == seen
         if seen is not None and retyped and seen in conv.steps_of(draft):
             rewound = replace(draft, step=seen)
-            outcome = conv.advance(self._questions, rewound, given, self._environment())
+            content = await self._content_of(session, draft)
+            outcome = conv.advance(content.questions, rewound, given, self._environment(content))
             if not isinstance(outcome, conv.Invalid | conv.NotCurrent | conv.Forged):
                 result = await self._advance(
                     session, user_id, rewound, given, pressed=isinstance(given, conv.Pressed)
@@ -738,7 +773,8 @@ class ConversationService:
         *,
         pressed: bool,
     ) -> Result:
-        outcome = conv.advance(self._questions, draft, given, self._environment())
+        content = await self._content_of(session, draft)
+        outcome = conv.advance(content.questions, draft, given, self._environment(content))
         match outcome:
             case conv.Moved(draft=moved, notice=notice):
                 if draft.step == "consent":
@@ -746,7 +782,7 @@ class ConversationService:
                 await _save_draft(session, user_id, moved)
                 escalation = None
                 if draft.step == "screen" and moved.step != "screen":
-                    escalation = await self._screen_escalation(session, user_id, moved)
+                    escalation = await self._screen_escalation(session, user_id, moved, content)
                 return escalated(escalation, Ask(moved, notice=notice, seen_step=draft.step))
             case conv.Stayed(draft=stayed):
                 await _save_draft(session, user_id, stayed)
@@ -766,7 +802,7 @@ class ConversationService:
             case conv.Completed(draft=done, notice=notice):
                 await _drop_draft(session, user_id)
                 if done.kind is conv.Kind.CHECKIN:
-                    return await self._store_checkin(session, user_id, done)
+                    return await self._store_checkin(session, user_id, done, content)
                 return await self._store_settings(session, user_id, done, notice)
         raise AssertionError(f"unhandled outcome {outcome!r}")
 
@@ -782,11 +818,11 @@ class ConversationService:
             user.consented_at = self._clock()
 
     async def _screen_escalation(
-        self, session: AsyncSession, user_id: int, draft: conv.Draft
+        self, session: AsyncSession, user_id: int, draft: conv.Draft, content: ContentBundle
     ) -> EscalationNotice | None:
         """Ticked red-flag screen options escalate at once, mid-check-in."""
         selected = draft.answers.get("screen") or []
-        assessment = assess_screen(self._content.catalog, selected)
+        assessment = assess_screen(content.catalog, selected)
         day = draft.local_date or self.local_today(None)
         return await escalate(
             session, user_id=user_id, assessment=assessment, origin="screen", day=day, store=True
@@ -796,7 +832,9 @@ class ConversationService:
         statement = select(Checkin).where(Checkin.user_id == user_id, Checkin.local_date == day)
         return (await session.execute(statement)).scalar_one_or_none()
 
-    async def _store_checkin(self, session: AsyncSession, user_id: int, done: conv.Draft) -> Result:
+    async def _store_checkin(
+        self, session: AsyncSession, user_id: int, done: conv.Draft, content: ContentBundle
+    ) -> Result:
         answers = conv.checkin_answers(done)
         day = done.local_date or self.local_today(None)
         row = await self._checkin_row(session, user_id, day)
@@ -818,7 +856,7 @@ class ConversationService:
         escalation = await escalate_history(
             session,
             user_id=user_id,
-            catalog=self._content.catalog,
+            catalog=content.catalog,
             history=history,
             day=day,
             twitching_today=answers.severity != Severity.NONE,
@@ -826,7 +864,7 @@ class ConversationService:
         snippets = await snippets_after_checkin(
             session,
             user_id=user_id,
-            pack=self._content.pack,
+            pack=content.pack,
             day=day,
             today=answers,
             history=history,
