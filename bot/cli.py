@@ -1,4 +1,4 @@
-"""`twitchcheck` command line: run, migrate, sandbox, content check."""
+"""`twitchcheck` command line: run, migrate, sandbox, content check, content publish."""
 
 from __future__ import annotations
 
@@ -98,6 +98,15 @@ def command_content_check(args: argparse.Namespace) -> int:
     return check_content(args.path)
 
 
+def command_content_publish(args: argparse.Namespace) -> int:
+    from bot.content_publish import publish_path
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(apply_migrations(settings.database_url))
+    return asyncio.run(publish_path(settings, Path(args.path), confirm_weaker=args.confirm_weaker))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="twitchcheck", description="Daily check-ins about benign muscle twitching."
@@ -123,6 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     check = content_commands.add_parser("check", help="validate a content pack folder")
     check.add_argument("path", help="the content folder, e.g. content/")
     check.set_defaults(handler=command_content_check)
+    publish = content_commands.add_parser(
+        "publish", help="validate a content pack and make it live for every instance"
+    )
+    publish.add_argument(
+        "path", help="a content folder, a .zip of one, or one .yaml file replacing the live one's"
+    )
+    publish.add_argument(
+        "--confirm-weaker",
+        action="store_true",
+        help="publish even if its red-flag set is weaker than the live one",
+    )
+    publish.set_defaults(handler=command_content_publish)
     return parser
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,7 +11,7 @@ import yaml
 
 from bot.content_bundle import ContentBundle
 from bot.contentpack import Rule
-from bot.domain.content_diff import FlagStrength, PackView, RedFlagStrength
+from bot.domain.content_diff import FlagStrength, PackDiff, PackView, RedFlagStrength
 from bot.domain.snippets import render_snippet
 
 
@@ -96,3 +98,37 @@ def pack_view(bundle: ContentBundle, files: Mapping[str, str]) -> PackView:
         },
         red_flags=red_flag_strength(files.get("redflags.yaml", "")),
     )
+
+
+EXCERPT = 160
+
+
+def _flat(text: str | None) -> str:
+    if text is None:
+        return "—"
+    flat = " ".join(html.unescape(re.sub(r"<[^>]+>", "", text)).split())
+    return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1] + "…"
+
+
+def diff_report(diff: PackDiff) -> list[str]:
+    """The diff as plain lines: section, kind, id, before → after."""
+    lines = [
+        f"compared with the live pack {diff.old_version}: {diff.count('added')} added, "
+        f"{diff.count('changed')} changed, {diff.count('removed')} removed, "
+        f"{len(diff.thresholds)} threshold change(s)"
+    ]
+    for change in diff.changes:
+        lines.append(f"  {change.section} {change.kind} {change.id}:")
+        if change.before is not None:
+            lines.append(f"    before: {_flat(change.before)}")
+        if change.after is not None:
+            lines.append(f"    after:  {_flat(change.after)}")
+    for moved in diff.thresholds:
+        before, after = moved.before or "—", moved.after or "—"
+        lines.append(f"  rule {moved.rule_id} {moved.condition}: {before} → {after}")
+    if diff.vanishing_buttons:
+        lines.append("warning: buttons already sent point at removed ids: ")
+        lines.append("  " + ", ".join(diff.vanishing_buttons))
+    for item in diff.weaker:
+        lines.append(f"weaker red flags: {item}")
+    return lines

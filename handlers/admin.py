@@ -18,6 +18,7 @@ from telegram.constants import MessageLimit
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.content_upload import UploadRefused, check_declared_size
+from bot.content_view import diff_report
 from bot.context import BotApplication, BotContext
 from bot.domain.content_diff import SECTIONS, PackDiff
 from bot.domain.dry_run import DryRunRow
@@ -213,9 +214,12 @@ def staged_text(staged: svc.UploadStaged) -> str:
         )
     lines.append("")
     lines += diff_lines(diff) or ["No visible text changes."]
-    lines.append("")
-    lines += dry_run_lines(staged.dry_run)
-    return _fits(lines, more="… and {n} more lines (the preview follows)")
+    return _fits(lines, more="… and {n} more changes: the whole diff is in the file below")
+
+
+def diff_document(diff: PackDiff) -> bytes:
+    """The whole diff as plain text, for packs whose diff does not fit one message."""
+    return ("\n".join(diff_report(diff)) + "\n").encode("utf-8")
 
 
 _SAMPLE = {
@@ -276,9 +280,18 @@ async def document(update: Update, context: BotContext) -> None:
         case svc.UploadInvalid(problems=problems):
             await send_html(update, problems_text(problems))
         case svc.UploadStaged() as staged:
-            await send_html(update, staged_text(staged))
+            summary = staged_text(staged)
+            await send_html(update, summary)
             if staged.live:
                 return
+            chat = update.effective_chat
+            if "whole diff is in the file below" in summary and chat is not None:
+                await chat.send_document(
+                    diff_document(staged.diff),
+                    filename=f"twitchcheck-diff-{staged.version}.txt",
+                    caption=f"Everything version #{staged.version} changes, before → after.",
+                )
+            await send_html(update, _fits(dry_run_lines(staged.dry_run)))
             previews = preview_messages(staged)
             if previews:
                 await send_html(

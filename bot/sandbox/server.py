@@ -456,6 +456,42 @@ class SandboxServer:
             message["caption"] = caption
         return self._queue_update({"message": message})
 
+    def send_document(
+        self,
+        user_id: int,
+        file_name: str,
+        data: bytes,
+        *,
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+        declared_size: int | None = None,
+    ) -> dict[str, Any]:
+        """Queue a document the user sends; the bot can getFile and download its bytes.
+
+        ``declared_size`` overrides the ``file_size`` Telegram reports (a client may lie)."""
+        message = self._user_message(user_id, "Sam", "en", None, "Sandbox group")
+        stored = self._store_file(
+            UploadedFile("document", file_name, mime_type, bytes(data)), "documents"
+        )
+        message["document"] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(data) if declared_size is None else declared_size,
+        }
+        if caption is not None:
+            message["caption"] = caption
+        return self._queue_update({"message": message})
+
+    async def exchange_document(
+        self, user_id: int, file_name: str, data: bytes, **settle_kw: Any
+    ) -> list[ApiCall]:
+        """Send a document and wait until the bot has answered and gone quiet."""
+        mark = self.last_seq
+        self.send_document(user_id, file_name, data)
+        return await self.settle(user_id, after_seq=mark, **settle_kw)
+
     def edit_text(
         self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None
     ) -> dict[str, Any]:

@@ -234,6 +234,11 @@ class ContentAdminService:
         files = await session.scalar(select(ContentVersion.files).where(ContentVersion.id == live))
         return live, dict(files or {})
 
+    async def live_state(self) -> tuple[int | None, dict[str, str]]:
+        """The live version id (None: the shipped pack) and its files."""
+        async with self._sessions() as session:
+            return await self._live_files(session)
+
     async def overview(self) -> AdminOverview:
         async with self._sessions() as session:
             live_id = await live_version_id(session)
