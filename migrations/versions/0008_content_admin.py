@@ -16,12 +16,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _now() -> sa.Column[sa.DateTime]:
-    return sa.Column(
-        "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
-    )
-
-
 def upgrade() -> None:
     op.create_table(
         "content_versions",
@@ -31,7 +25,9 @@ def upgrade() -> None:
         sa.Column("files", sa.JSON(), nullable=False),
         sa.Column("origin", sa.String(length=16), nullable=False),
         sa.Column("uploaded_by", sa.BigInteger(), nullable=True),
-        _now(),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_content_versions")),
     )
