@@ -2,7 +2,8 @@
 
 A tick here is what ``ReminderService.tick`` does against the database — claim the due rows
 through the ``next_reminder_at`` index, look up today's check-ins, decide, store each next due
-time, commit — with a sender that does nothing, so only the scheduler's own cost is measured.
+time, write each reminder to the outbox, commit. Sending is the outbox dispatcher's job and is
+not part of a tick (``make bench-outbox`` measures it).
 Measured with a handful (5) and with many (1,000) people due; the median of several repeats.
 The claim query's plan is printed for both backends to show the index is used: the cost follows
 the number due, not the number of people.
@@ -25,20 +26,21 @@ from datetime import time as clock_time
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import insert, text, update
+from sqlalchemy import delete, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import migrate
-from bot.db.models import User
+from bot.db.models import OutboxMessage, User
 from bot.db.session import create_engine, create_session_factory
+from bot.paths import CONTENT_DIR
 from bot.services.reminders import (
     DEFAULT_BACKFILL_EVERY_TICKS,
-    Reminder,
     ReminderService,
-    SendResult,
     claim_statement,
     needs_scheduling_statement,
 )
+from bot.texts import Texts, load_texts, message_files
+from handlers.reminders import compose_reminder
 from tests.support.postgres import PostgresServer, PostgresUnavailable, start_server
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -58,10 +60,6 @@ class Row:
     median_ms: float
     low_ms: float
     high_ms: float
-
-
-async def _noop_send(reminder: Reminder) -> SendResult:
-    return SendResult.SENT
 
 
 def _person(index: int, people: int) -> dict[str, object]:
@@ -108,7 +106,9 @@ async def settle(engine: AsyncEngine) -> None:
 
 
 async def make_due(engine: AsyncEngine, user_ids: Sequence[int]) -> None:
+    """Those people due again, and yesterday's run's outbox rows gone (same dedupe keys)."""
     async with engine.begin() as connection:
+        await connection.execute(delete(OutboxMessage))
         await connection.execute(
             update(User)
             .where(User.id.in_(list(user_ids)))
@@ -117,16 +117,22 @@ async def make_due(engine: AsyncEngine, user_ids: Sequence[int]) -> None:
 
 
 async def time_ticks(
-    engine: AsyncEngine, service: ReminderService, due_ids: Sequence[int], repeats: int
+    engine: AsyncEngine,
+    service: ReminderService,
+    texts: Texts,
+    due_ids: Sequence[int],
+    repeats: int,
 ) -> list[float]:
     """Seconds per tick, each after making exactly ``due_ids`` due again."""
     seconds: list[float] = []
     for _ in range(repeats):
         await make_due(engine, due_ids)
         started = time.perf_counter()
-        stats = await service.tick(now=NOW, send=_noop_send)
+        stats = await service.tick(
+            now=NOW, compose=lambda reminder: compose_reminder(texts, reminder)
+        )
         seconds.append(time.perf_counter() - started)
-        if stats.claimed != len(due_ids) or stats.sent != len(due_ids):
+        if stats.claimed != len(due_ids) or stats.queued != len(due_ids):
             raise RuntimeError(f"expected {len(due_ids)} reminders, tick did {stats}")
     return seconds
 
@@ -161,6 +167,7 @@ async def run_backend(
     rows: list[Row] = []
     plans: dict[str, list[str]] = {}
     backfill_ms: dict[int, float] = {}
+    texts = load_texts(message_files(CONTENT_DIR))
     for people in sizes:
         url = await url_for(people)
         engine = create_engine(url)
@@ -176,10 +183,10 @@ async def run_backend(
                 # Spread the due people over the table so no cache favours them.
                 step = max(1, len(with_reminders) // due)
                 due_ids = with_reminders[::step][:due]
-                await time_ticks(engine, service, due_ids, 2)  # warm-up
+                await time_ticks(engine, service, texts, due_ids, 2)  # warm-up
                 # Handful ticks take milliseconds: more repeats keep the median steady.
                 times = repeats * HANDFUL_REPEAT_FACTOR if due == HANDFUL else repeats
-                seconds = await time_ticks(engine, service, due_ids, times)
+                seconds = await time_ticks(engine, service, texts, due_ids, times)
                 millis = [value * 1000 for value in seconds]
                 rows.append(
                     Row(backend, people, due, statistics.median(millis), min(millis), max(millis))

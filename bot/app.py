@@ -6,9 +6,10 @@ import contextlib
 import html
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -36,11 +37,14 @@ from bot.services.content_live import ContentLibrary
 from bot.services.conversations import ConversationService
 from bot.services.kernel import Clock, utc_now
 from bot.services.maintenance import forget_old_updates, forget_unanswered_consent
+from bot.services.outbox import Dispatcher, SharedPause
+from bot.services.outbox import prune as prune_outbox
 from bot.services.records import RecordsService
 from bot.services.reminders import ReminderService
 from bot.transport import AiohttpRequest
 from handlers import admin, gate, learn, private, records
 from handlers import reminders as reminder_handlers
+from handlers.outbox import TelegramTransport
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,11 @@ PRIVATE_COMMANDS = (
     ("cancel", "Stop the current questions"),
 )
 ENGINE_KEY = "engine"
+OUTBOX_BOT_KEY = "outbox_bot"
+# Finished outbox rows (their body already cleared) are kept this long, then deleted.
+OUTBOX_RETENTION = timedelta(days=2)
+# The dispatcher looks for due rows at least this often (and at once when told of new ones).
+OUTBOX_POLL_SECONDS = 1.0
 MAINTENANCE_INTERVAL_SECONDS = 3600
 STORAGE_CHECK_INTERVAL_SECONDS = 10
 HOUSEKEEPING_JOB = "housekeeping"
@@ -137,7 +146,13 @@ def start_background_jobs(application: BotApplication, deps: Deps) -> None:
         now = deps.clock()
         removed = await forget_old_updates(deps.sessions, now=now)
         unanswered = await forget_unanswered_consent(deps.sessions, now=now)
-        log.debug("forgot %d processed update ids, %d unanswered consents", removed, unanswered)
+        pruned = await prune_outbox(deps.sessions, now=now, keep=OUTBOX_RETENTION)
+        log.debug(
+            "forgot %d processed update ids, %d unanswered consents, %d outbox rows",
+            removed,
+            unanswered,
+            pruned,
+        )
 
     jobs.run_repeating(
         housekeeping, interval=MAINTENANCE_INTERVAL_SECONDS, first=60, name=HOUSEKEEPING_JOB
@@ -168,8 +183,39 @@ def start_background_jobs(application: BotApplication, deps: Deps) -> None:
     records.schedule_weekly_summaries(application, deps)
 
 
+async def start_outbox(
+    deps: Deps, settings: Settings, *, token: str, pause: SharedPause, clock: Clock
+) -> Bot:
+    """The outbox's own Bot (no PTB rate limiter: the dispatcher's budget is the limit) and
+    its dispatcher, with the listeners that react to blocked and migrated chats."""
+    outbox_bot = Bot(
+        token,
+        base_url=settings.telegram_api_url,
+        base_file_url=file_url_for(settings.telegram_api_url),
+        request=AiohttpRequest(),
+    )
+    await outbox_bot.initialize()
+    transport = TelegramTransport(
+        outbox_bot, renderers={records.WEEKLY_CHART: records.render_weekly_chart}
+    )
+    dispatcher = Dispatcher(
+        deps.sessions,
+        transport,
+        # Outcome listeners: whoever owns a kind of chat reacts to 403s and migrations.
+        listeners=[deps.reminders],
+        pause=pause,
+        clock=clock,
+        poll_seconds=min(OUTBOX_POLL_SECONDS, settings.scheduler_interval_seconds),
+    )
+    deps.outbox = dispatcher
+    dispatcher.start()
+    return outbox_bot
+
+
 def build_application(settings: Settings, *, token: str, clock: Clock = utc_now) -> BotApplication:
     """The bot, pointed at settings.telegram_api_url; resources open in post_init."""
+    # One view of the shared 429 pause for replies (the rate limiter) and the outbox.
+    pause = SharedPause()
 
     async def post_init(application: BotApplication) -> None:
         engine = create_engine(settings.database_url)
@@ -179,15 +225,24 @@ def build_application(settings: Settings, *, token: str, clock: Clock = utc_now)
         await library.refresh(sessions)  # start on the published version, if any
         deps = build_deps(settings, sessions, library, clock)
         application.bot_data[DEPS_KEY] = deps
+        pause.bind(deps.sessions)
         await application.bot.set_my_commands(
             [BotCommand(name, description) for name, description in PRIVATE_COMMANDS],
             scope=BotCommandScopeAllPrivateChats(),
         )
+        application.bot_data[OUTBOX_BOT_KEY] = await start_outbox(
+            deps, settings, token=token, pause=pause, clock=clock
+        )
         start_background_jobs(application, deps)
 
     async def post_shutdown(application: BotApplication) -> None:
+        deps: Deps | None = application.bot_data.pop(DEPS_KEY, None)
+        if deps is not None and deps.outbox is not None:
+            await deps.outbox.stop()  # lets the messages already claimed finish
+        outbox_bot: Bot | None = application.bot_data.pop(OUTBOX_BOT_KEY, None)
+        if outbox_bot is not None:
+            await outbox_bot.shutdown()
         engine = application.bot_data.pop(ENGINE_KEY, None)
-        application.bot_data.pop(DEPS_KEY, None)
         if engine is not None:
             await engine.dispose()
 
@@ -196,7 +251,7 @@ def build_application(settings: Settings, *, token: str, clock: Clock = utc_now)
         token,
         base_url=settings.telegram_api_url,
         base_file_url=file_url_for(settings.telegram_api_url),
-        rate_limiter=reminder_handlers.delivery_rate_limiter(),
+        rate_limiter=reminder_handlers.delivery_rate_limiter(pause),
         request=AiohttpRequest(),
         get_updates_request=AiohttpRequest(connection_pool_size=1),
     )

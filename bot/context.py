@@ -16,6 +16,7 @@ from bot.services.content_admin import ContentAdminService
 from bot.services.content_live import ContentSource
 from bot.services.conversations import ConversationService, content_version_of
 from bot.services.kernel import Clock
+from bot.services.outbox import Dispatcher
 from bot.services.records import RecordsService
 from bot.services.reminders import ReminderService
 from bot.texts import Texts
@@ -37,6 +38,8 @@ class Deps:
     records: RecordsService
     storage: StorageWatch
     admin: ContentAdminService
+    # The outbox's sending loop; started in post_init once the Bot API side exists.
+    outbox: Dispatcher | None = None
 
     @property
     def content(self) -> ContentBundle:

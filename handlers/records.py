@@ -7,11 +7,11 @@ in worker threads (the *_async renderers), so other chats keep being served mean
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
@@ -22,12 +22,15 @@ from telegram.ext import (
 )
 
 from bot.context import BotApplication, BotContext, Deps
-from bot.domain.insights import MONTH_NAMES, day_month, format_insights
+from bot.domain.checkin import Location, Severity
+from bot.domain.insights import MONTH_NAMES, DayEntry, day_month, format_insights
+from bot.domain.outbox import Attachment, OutboxKind, OutgoingMessage
 from bot.domain.parsing import parse_whole_number
 from bot.reports.chart import render_chart_png_async
 from bot.reports.pdf import render_report_pdf_async
 from bot.services import records as svc
 from bot.texts import Texts
+from handlers.outbox import Photo
 from handlers.render import SEVERITY_WORDS, esc, format_number
 from handlers.render import send_html as _send
 
@@ -474,51 +477,96 @@ async def _press_summary(
 # --- weekly summary job -----------------------------------------------------------------
 
 
-async def _send_summary(bot: Bot, texts: Texts, due: svc.DueSummary) -> None:
-    text = esc(f"{due.text}\n\n{texts('records_summary_footer')}")
-    if not due.entries:
-        await bot.send_message(due.user_id, text, parse_mode=ParseMode.HTML)
-        return
-    png = await render_chart_png_async(
-        due.entries, start=due.start, end=due.end, title=WEEKLY_SUMMARY_CHART_TITLE
-    )
-    if len(text) <= MAX_CAPTION_LENGTH:
-        await bot.send_photo(
-            due.user_id,
-            photo=png,
-            filename=CHART_FILENAME,
-            caption=text,
-            parse_mode=ParseMode.HTML,
+WEEKLY_CHART = "weekly_chart"
+
+
+def entries_to_data(entries: Sequence[DayEntry]) -> list[dict[str, Any]]:
+    """The week's entries as JSON-able data for the outbox row (rendered at send time)."""
+    return [
+        {
+            "day": entry.day.isoformat(),
+            "severity": int(entry.severity),
+            "sleep_hours": entry.sleep_hours,
+            "caffeine_mg": entry.caffeine_mg,
+            "water_litres": entry.water_litres,
+            "locations": sorted(str(location) for location in entry.locations),
+        }
+        for entry in entries
+    ]
+
+
+def entries_from_data(data: Sequence[Mapping[str, Any]]) -> tuple[DayEntry, ...]:
+    """Inverse of `entries_to_data`."""
+    return tuple(
+        DayEntry(
+            day=date.fromisoformat(item["day"]),
+            severity=Severity(int(item["severity"])),
+            sleep_hours=float(item["sleep_hours"]),
+            caffeine_mg=int(item["caffeine_mg"]),
+            water_litres=float(item["water_litres"]),
+            locations=frozenset(Location(value) for value in item["locations"]),
         )
-        return
-    await bot.send_message(due.user_id, text, parse_mode=ParseMode.HTML)
-    await bot.send_photo(due.user_id, photo=png, filename=CHART_FILENAME)
+        for item in data
+    )
 
 
-async def deliver_weekly_summaries(bot: Bot, deps: Deps) -> int:
-    """Claim and send every weekly summary due now; returns how many were sent.
+def compose_summary(texts: Texts, due: svc.DueSummary) -> OutgoingMessage:
+    """The weekly summary as an outbox message: the text, with the week's chart (rendered
+    when it is sent) when there are entries."""
+    attachment = None
+    if due.entries:
+        attachment = Attachment(
+            type=WEEKLY_CHART,
+            data={
+                "start": due.start.isoformat(),
+                "end": due.end.isoformat(),
+                "entries": entries_to_data(due.entries),
+            },
+        )
+    return OutgoingMessage(
+        chat_id=due.user_id,
+        kind=OutboxKind.SUMMARY,
+        dedupe_key=due.dedupe_key,
+        text=esc(f"{due.text}\n\n{texts('records_summary_footer')}"),
+        buttons=None,
+        not_before=due.claimed_at,
+        stale_after=None,  # the summary kind's grace
+        attachment=attachment,
+    )
 
-    Each batch is claimed (and marked sent) before sending, so a crash or a second instance
-    never sends one twice; a failed send (for example a blocked bot) is logged and skipped.
-    """
-    sent = 0
+
+async def render_weekly_chart(data: Mapping[str, Any]) -> Photo:
+    """The outbox renderer for WEEKLY_CHART attachments (in a worker thread)."""
+    png = await render_chart_png_async(
+        entries_from_data(data["entries"]),
+        start=date.fromisoformat(data["start"]),
+        end=date.fromisoformat(data["end"]),
+        title=WEEKLY_SUMMARY_CHART_TITLE,
+    )
+    return Photo(data=png, filename=CHART_FILENAME)
+
+
+async def queue_weekly_summaries(deps: Deps) -> int:
+    """Claim every weekly summary due now and queue it in the outbox; returns how many."""
+    texts = deps.texts
+
+    def compose(due: svc.DueSummary) -> OutgoingMessage:
+        return compose_summary(texts, due)
+
+    queued = 0
     while True:
-        batch = await deps.records.claim_due_summaries()
-        for due in batch:
-            try:
-                await _send_summary(bot, deps.texts, due)
-                sent += 1
-            except TelegramError as error:
-                log.warning("weekly summary not delivered: %s", type(error).__name__)
-            except Exception:  # one broken summary must not stop the rest of the batch
-                log.exception("weekly summary could not be prepared")
+        batch = await deps.records.claim_due_summaries(compose)
+        queued += len(batch)
         if len(batch) < svc.SUMMARY_BATCH_SIZE:
-            return sent
+            break
+    if queued and deps.outbox is not None:
+        deps.outbox.wake()
+    return queued
 
 
 async def weekly_summary_job(context: BotContext) -> None:
     """The repeating job's callback."""
-    await deliver_weekly_summaries(context.bot, context.deps)
+    await queue_weekly_summaries(context.deps)
 
 
 def schedule_weekly_summaries(application: BotApplication, deps: Deps) -> None:

@@ -11,35 +11,36 @@ import logging
 from datetime import date, datetime
 from typing import cast
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseRateLimiter,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
-    ExtBot,
     filters,
 )
 
 from bot.config import Settings
 from bot.context import BotApplication, BotContext
 from bot.delivery import RetryingRateLimiter
+from bot.domain.outbox import Button, Keyboard, OutboxKind, OutgoingMessage
 from bot.domain.schedule import QuietHours
 from bot.services import conversations as svc
+from bot.services.outbox import SharedPause
 from bot.services.reminders import (
     QuietHoursError,
     Refused,
     Reminder,
     ReminderResult,
     Scheduled,
-    SendResult,
     parse_quiet_hours,
 )
 from bot.texts import Texts
 from handlers import private, render
+from handlers.outbox import markup
 from handlers.render import esc
 
 log = logging.getLogger(__name__)
@@ -93,21 +94,22 @@ CHECKIN_DATA = callback_data(CHECKIN)
 # --- rendering -------------------------------------------------------------------------
 
 
-def reminder_keyboard(texts: Texts, day: date, *, snooze: bool = True) -> InlineKeyboardMarkup:
+def reminder_buttons(texts: Texts, day: date, *, snooze: bool = True) -> Keyboard:
     """Check in now / Snooze 1 hour / Skip today (snooze left out once it was used)."""
-    first_row = [
-        InlineKeyboardButton(texts("reminders_button_checkin"), callback_data=CHECKIN_DATA)
-    ]
+    first_row = [Button.callback(texts("reminders_button_checkin"), CHECKIN_DATA)]
     if snooze:
         first_row.append(
-            InlineKeyboardButton(
-                texts("reminders_button_snooze"), callback_data=callback_data(SNOOZE, day)
-            )
+            Button.callback(texts("reminders_button_snooze"), callback_data(SNOOZE, day))
         )
-    skip = InlineKeyboardButton(
-        texts("reminders_button_skip"), callback_data=callback_data(SKIP, day)
-    )
-    return InlineKeyboardMarkup([first_row, [skip]])
+    skip = Button.callback(texts("reminders_button_skip"), callback_data(SKIP, day))
+    return (tuple(first_row), (skip,))
+
+
+def reminder_keyboard(texts: Texts, day: date, *, snooze: bool = True) -> InlineKeyboardMarkup:
+    """`reminder_buttons` as PTB's keyboard, for editing a reminder already in the chat."""
+    keyboard = markup(reminder_buttons(texts, day, snooze=snooze))
+    assert keyboard is not None
+    return keyboard
 
 
 def when_label(texts: Texts, moment: datetime, today: date) -> str:
@@ -173,62 +175,59 @@ def reply_text(texts: Texts, result: ReminderResult) -> str | None:
 # --- the scheduler job -----------------------------------------------------------------
 
 
-async def send_reminder(bot: ExtBot[None], texts: Texts, reminder: Reminder) -> SendResult:
-    """Deliver one reminder; 429s are retried by the bot's AIORateLimiter before we see them."""
+def compose_reminder(texts: Texts, reminder: Reminder) -> OutgoingMessage:
+    """The reminder as an outbox message: due at its time, dropped if hours late."""
     key = "reminders_nudge_snoozed" if reminder.snoozed else "reminders_nudge"
-    try:
-        await bot.send_message(
-            chat_id=reminder.user_id,
-            text=esc(texts(key)),
-            parse_mode=ParseMode.HTML,
-            reply_markup=reminder_keyboard(texts, reminder.local_date),
-        )
-    except Forbidden:
-        return SendResult.BLOCKED
-    except TelegramError as error:
-        # No user id or text in the log: the error type is enough to see what is going on.
-        log.warning("a reminder could not be sent: %s", type(error).__name__)
-        return SendResult.FAILED
-    return SendResult.SENT
+    return OutgoingMessage(
+        chat_id=reminder.user_id,
+        kind=OutboxKind.REMINDER,
+        dedupe_key=reminder.dedupe_key,
+        text=esc(texts(key)),
+        buttons=reminder_buttons(texts, reminder.local_date),
+        not_before=reminder.due_at,
+        stale_after=None,  # the reminder kind's grace
+    )
 
 
 async def run_scheduler_tick(context: BotContext) -> None:
     """The repeating job: one tick of ReminderService at the deps clock's now."""
     deps = context.deps
     texts = deps.texts
-    bot = context.bot
 
-    async def send(reminder: Reminder) -> SendResult:
-        return await send_reminder(bot, texts, reminder)
+    def compose(reminder: Reminder) -> OutgoingMessage:
+        return compose_reminder(texts, reminder)
 
-    stats = await deps.reminders.tick(now=deps.clock(), send=send)
+    stats = await deps.reminders.tick(now=deps.clock(), compose=compose)
+    if stats.queued and deps.outbox is not None:
+        deps.outbox.wake()
     if stats.claimed or stats.scheduled:
         log.info(
-            "reminder tick: claimed %d, sent %d, stale %d, suppressed %d, blocked %d, "
-            "failed %d, newly scheduled %d",
+            "reminder tick: claimed %d, queued %d, stale %d, suppressed %d, newly scheduled %d",
             stats.claimed,
-            stats.sent,
+            stats.queued,
             stats.stale,
             stats.suppressed,
-            stats.blocked,
-            stats.failed,
             stats.scheduled,
         )
 
 
-def delivery_rate_limiter() -> BaseRateLimiter[None]:
-    """PTB's AIORateLimiter for the whole bot: 20/min per group, and a 429 waits for its
-    retry_after (up to 3 times) instead of failing; a 5xx or network failure is retried with
+def delivery_rate_limiter(pause: SharedPause) -> BaseRateLimiter[None]:
+    """PTB's AIORateLimiter for direct replies: 20/min per group, a 429 waits for its
+    retry_after (up to 3 times) and pauses the outbox of every instance too (``pause``), a
+    reply waits while such a pause lasts, and a 5xx or network failure is retried with
     backoff (`bot.delivery`).
 
-    The ~30 messages/s overall pace is applied where bulk sending happens (the reminder tick,
-    see ReminderService's bulk limiter), not to replies: a person answering a question should
-    never wait behind a reminder batch, and replies are paced by people typing anyway.
+    The ~30 messages/s overall budget belongs to bot-initiated sends (the outbox dispatcher),
+    not to replies: a person answering a question never waits behind a reminder batch, and
+    replies are paced by people typing anyway.
 
     Typed as taking no per-call arguments because the bot never passes any; that keeps the
     application's ``ExtBot[None]`` type that every handler is written against.
     """
-    return cast("BaseRateLimiter[None]", RetryingRateLimiter(overall_max_rate=0, max_retries=3))
+    return cast(
+        "BaseRateLimiter[None]",
+        RetryingRateLimiter(overall_max_rate=0, max_retries=3, pause=pause),
+    )
 
 
 def start_scheduler(application: BotApplication, settings: Settings) -> None:

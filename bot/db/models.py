@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Text,
     Time,
     UniqueConstraint,
     func,
@@ -249,3 +250,58 @@ class AdminAudit(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     version_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str] = mapped_column(String(200), default="")
+
+class OutboxMessage(Base):
+    """One message the bot sends on its own (bot.domain.outbox), written in the transaction
+    that decided to send it and sent later by the dispatcher under the shared send budget.
+
+    ``user_id`` is the person of a private chat (NULL for groups), so export and erasure
+    include their pending and recent rows like every other personal table. The body (text,
+    buttons, attachment) is cleared once a row is finished: only what happened stays until
+    the row is pruned.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The dispatcher's claim: open rows by due time (PENDING first via the state prefix).
+        Index("ix_outbox_state_not_before", "state", "not_before"),
+        # Per-chat pacing, 403 cancellation and migrate rewrites look rows up by chat.
+        Index("ix_outbox_chat_id_claimed_at", "chat_id", "claimed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    is_group: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str] = mapped_column(Text, default="")
+    buttons: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    attachment: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    not_before: Mapped[datetime]
+    stale_after: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    reason: Mapped[str | None] = mapped_column(String(120))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class SendBudget(Base):
+    """The send budget all instances share: one row (id 1).
+
+    ``paused_until``: after a 429 nobody sends before this instant (its retry_after).
+    ``next_free_at``: the sending capacity is reserved up to here; a dispatcher that claims n
+    messages moves it on by n / rate, so all instances together stay under the overall rate.
+    """
+
+    __tablename__ = "send_budget"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    paused_until: Mapped[datetime | None]
+    next_free_at: Mapped[datetime | None]

@@ -22,6 +22,7 @@ import copy
 import dataclasses
 import json
 import logging
+import math
 import random
 import re
 import struct
@@ -103,11 +104,18 @@ _CAPTIONED_MEDIA_KINDS = _words("photo voice document")
 class ApiError(Exception):
     """An error answer, shaped like Telegram's ``{"ok": false, ...}``."""
 
-    def __init__(self, error_code: int, description: str, retry_after: int | None = None):
+    def __init__(
+        self,
+        error_code: int,
+        description: str,
+        retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
+    ):
         super().__init__(description)
         self.error_code = error_code
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def payload(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -115,8 +123,13 @@ class ApiError(Exception):
             "error_code": self.error_code,
             "description": self.description,
         }
+        parameters: dict[str, int] = {}
         if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
+            parameters["retry_after"] = self.retry_after
+        if self.migrate_to_chat_id is not None:
+            parameters["migrate_to_chat_id"] = self.migrate_to_chat_id
+        if parameters:
+            body["parameters"] = parameters
         return body
 
 
@@ -126,6 +139,66 @@ class _Failure:
     description: str
     retry_after: int | None
     remaining: int
+    migrate_to_chat_id: int | None = None
+
+
+# Methods that post a message into a chat: what Telegram's flood limits count.
+_FLOOD_COUNTED = _words("sendMessage sendPhoto sendDocument")
+
+
+@dataclass(frozen=True)
+class FloodLimits:
+    """Telegram's limits as the sandbox's flood mode enforces them: about ``per_second``
+    messages a second overall and ``per_group_per_minute`` per group, as token buckets (a
+    full second's or minute's worth may come at once); beyond them, 429 with retry_after."""
+
+    per_second: float = 30.0
+    per_group_per_minute: int = 20
+
+
+@dataclass
+class _Bucket:
+    capacity: float
+    per_second: float
+    tokens: float
+    updated: float
+
+    def wait_for_token(self, now: float) -> float:
+        """0 and one token taken, or the seconds until one would be there (nothing taken)."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.per_second
+
+
+@dataclass
+class _Flood:
+    """Flood mode's state: the buckets, and when each 429 was given (monotonic seconds)."""
+
+    limits: FloodLimits
+    overall: _Bucket
+    groups: dict[int, _Bucket] = field(default_factory=dict)
+    refusals: list[float] = field(default_factory=list)
+
+    def check(self, chat_id: int | None, now: float) -> int | None:
+        """None when the message may go, else the retry_after to answer with."""
+        waits = [self.overall.wait_for_token(now)]
+        if chat_id is not None and chat_id < 0:
+            bucket = self.groups.get(chat_id)
+            if bucket is None:
+                per_minute = float(self.limits.per_group_per_minute)
+                bucket = _Bucket(per_minute, per_minute / 60, per_minute, now)
+                self.groups[chat_id] = bucket
+            waits.append(bucket.wait_for_token(now))
+        wait = max(waits)
+        if wait <= 0:
+            return None
+        if waits[0] <= 0:  # the overall token was taken although the group's was not there
+            self.overall.tokens += 1
+        self.refusals.append(now)
+        return max(1, math.ceil(wait))
 
 
 @dataclass
@@ -261,6 +334,7 @@ class SandboxServer:
         bot_username: str = "twitchcheck_sandbox_bot",
         bot_first_name: str = "twitchcheck",
         first_update_id: int | None = None,
+        flood_limits: FloodLimits | None = None,
     ) -> None:
         self.bot_user: dict[str, Any] = {
             "id": bot_id,
@@ -290,6 +364,9 @@ class SandboxServer:
         self._answered_callbacks: set[str] = set()
         self._next_callback_id = random.randint(10**15, 9 * 10**15)
         self._failures: dict[str, list[_Failure]] = {}
+        self._flood: _Flood | None = None
+        if flood_limits is not None:
+            self.enable_flood_limits(flood_limits)
         self._holds: dict[str, list[asyncio.Event]] = {}
         self._holding: set[asyncio.Event] = set()
         self._files_by_id: dict[str, _StoredFile] = {}
@@ -631,11 +708,24 @@ class SandboxServer:
         description: str,
         retry_after: int | None = None,
         times: int = 1,
+        migrate_to_chat_id: int | None = None,
     ) -> None:
         """Make the next ``times`` calls of ``method`` fail with this error."""
         self._failures.setdefault(method.lower(), []).append(
-            _Failure(error_code, description, retry_after, times)
+            _Failure(error_code, description, retry_after, times, migrate_to_chat_id)
         )
+
+    def enable_flood_limits(self, limits: FloodLimits | None = None) -> None:
+        """Flood mode: answer 429 with retry_after above Telegram's sending limits."""
+        limits = limits or FloodLimits()
+        now = time.monotonic()
+        overall = _Bucket(limits.per_second, limits.per_second, limits.per_second, now)
+        self._flood = _Flood(limits=limits, overall=overall)
+
+    @property
+    def flood_refusals(self) -> list[float]:
+        """time.monotonic() of every 429 flood mode gave (empty when it is off)."""
+        return list(self._flood.refusals) if self._flood is not None else []
 
     def hold_next(self, method: str) -> asyncio.Event:
         """Keep the answer to the next call of ``method`` until the returned event is set.
@@ -973,6 +1063,7 @@ class SandboxServer:
             if handler is None:
                 raise ApiError(404, "Not Found")
             self._raise_scheduled_failure(canonical)
+            self._enforce_flood_limits(canonical, params)
             result = await handler(params, files, seq)
         except ApiError as error:
             _LOGGER.debug("sandbox %s -> %s", canonical, error.error_code)
@@ -992,7 +1083,25 @@ class SandboxServer:
         failure.remaining -= 1
         if failure.remaining <= 0:
             queue.pop(0)
-        raise ApiError(failure.error_code, failure.description, failure.retry_after)
+        raise ApiError(
+            failure.error_code,
+            failure.description,
+            failure.retry_after,
+            failure.migrate_to_chat_id,
+        )
+
+    def _enforce_flood_limits(self, method: str, params: Mapping[str, Any]) -> None:
+        if self._flood is None or method not in _FLOOD_COUNTED:
+            return
+        try:
+            chat_id = _int_param(params, "chat_id")
+        except ApiError:
+            chat_id = None  # the method's own checks answer for a bad chat id
+        retry_after = self._flood.check(chat_id, time.monotonic())
+        if retry_after is not None:
+            raise ApiError(
+                429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
+            )
 
     async def _handle_file_download(self, request: web.Request) -> web.Response:
         if not _TOKEN_RE.fullmatch(request.match_info["token"]):

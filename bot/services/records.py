@@ -17,7 +17,7 @@ import json
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -30,8 +30,10 @@ from bot.db.models import Base, Checkin, Escalation, User
 from bot.db.session import SessionFactory
 from bot.domain.checkin import Location, Severity
 from bot.domain.insights import DayEntry, InsightsResult, find_patterns, weekly_summary_text
+from bot.domain.outbox import OutgoingMessage
 from bot.domain.timezones import zone_for
 from bot.reports.pdf import FlagEvent, ReportData
+from bot.services import outbox
 from bot.services.kernel import Clock, Kernel, utc_now
 from bot.services.kernel import Duplicate as Duplicate
 from bot.services.kernel import NeedsOnboarding as NeedsOnboarding
@@ -159,6 +161,16 @@ class DueSummary:
     start: date
     end: date
     entries: tuple[DayEntry, ...]
+    claimed_at: datetime  # UTC: when it was decided, the outbox row's not_before
+
+    @property
+    def dedupe_key(self) -> str:
+        """One summary per person and local date."""
+        return f"summary:{self.user_id}:{self.end.isoformat()}"
+
+
+# Renders a claimed summary as the outbox message (texts and the chart live with handlers).
+SummaryComposer = Callable[[DueSummary], OutgoingMessage]
 
 
 # --- pure helpers -----------------------------------------------------------------------
@@ -583,14 +595,17 @@ class RecordsService:
 
         return await self._kernel.run_set_up(user_id, update_id, work)
 
-    async def claim_due_summaries(self, limit: int = SUMMARY_BATCH_SIZE) -> list[DueSummary]:
-        """Claim the weekly summaries due now and build their texts, in one transaction.
+    async def claim_due_summaries(
+        self, compose: SummaryComposer, limit: int = SUMMARY_BATCH_SIZE
+    ) -> list[DueSummary]:
+        """Claim the weekly summaries due now and queue them in the outbox, in one transaction.
 
         A summary is claimed by setting ``last_summary_date`` to the local date with a
-        compare-and-set UPDATE, before anything is sent: of several instances (or ticks)
-        racing for the same person exactly one wins. On PostgreSQL the candidate rows are
-        also locked with FOR UPDATE SKIP LOCKED so instances split the work instead of queueing.
-        A send that fails afterwards is not retried: a missed summary is better than two.
+        compare-and-set UPDATE, and its outbox message (``compose``) is written in the same
+        transaction: of several instances (or ticks) racing for the same person exactly one
+        wins, and the dedupe key ``summary:<user>:<local date>`` makes a second write a no-op.
+        On PostgreSQL the candidate rows are also locked with FOR UPDATE SKIP LOCKED so
+        instances split the work instead of queueing. The outbox sends it at most once.
         """
         now = self._clock()
         utc_today = now.astimezone(UTC).date()
@@ -639,13 +654,14 @@ class RecordsService:
                     continue
                 start = today - timedelta(days=SUMMARY_WEEK_DAYS - 1)
                 entries = await self._entries(session, user.id, start, today)
-                claimed.append(
-                    DueSummary(
-                        user_id=user.id,
-                        text=weekly_summary_text(entries, week_end=today),
-                        start=start,
-                        end=today,
-                        entries=entries,
-                    )
+                due = DueSummary(
+                    user_id=user.id,
+                    text=weekly_summary_text(entries, week_end=today),
+                    start=start,
+                    end=today,
+                    entries=entries,
+                    claimed_at=now.astimezone(UTC),
                 )
+                if await outbox.enqueue(session, compose(due)):
+                    claimed.append(due)
         return claimed

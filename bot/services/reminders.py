@@ -4,8 +4,10 @@ Why the schedule lives in the database and not in per-person jobs: in-memory job
 restart and cannot be shared between bot instances. Each person's next reminder is one indexed
 UTC instant; every tick claims the due rows in a transaction (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so two instances never take the same row), advances them to their next due time and
-commits *before* sending. A crash between that commit and the send therefore loses at most the
-reminders of the batch being sent, and can never send one twice.
+writes each reminder to the outbox (bot.services.outbox) *in that same transaction*. Either
+both happen or neither: a crash cannot advance a person without queuing their reminder, nor
+queue one twice (the dedupe key ``reminder:<user>:<local date>[:snooze]`` makes a second write
+a no-op). The outbox's dispatcher sends it under the shared send budget, at most once.
 
 Every use case that a person triggers records the Telegram update id in its transaction
 (``claim_update``), so a re-delivered update acts once.
@@ -13,8 +15,6 @@ Every use case that a person triggers records the Telegram update id in its tran
 
 from __future__ import annotations
 
-import asyncio
-import enum
 import logging
 import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal, TypeAlias
 
-from aiolimiter import AsyncLimiter
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db.models import Checkin, User
 from bot.db.session import SessionFactory
+from bot.domain.outbox import OutgoingMessage
 from bot.domain.parsing import AnswerError, parse_clock_time
 from bot.domain.pause import PauseRequestError, parse_pause
 from bot.domain.schedule import (
@@ -41,6 +41,7 @@ from bot.domain.schedule import (
     snooze_until,
 )
 from bot.domain.timezones import zone_for
+from bot.services import outbox
 from bot.services.kernel import Clock, Duplicate, Kernel, NeedsOnboarding, utc_now
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,6 @@ DEFAULT_BATCH_SIZE = 500
 # by a code path that did not reschedule) runs on the first tick and then every this many
 # ticks; it scans the rows whose next_reminder_at is NULL, which is why it is not every tick.
 DEFAULT_BACKFILL_EVERY_TICKS = 10
-BULK_MESSAGES_PER_SECOND = 25.0
-DEFAULT_SEND_CONCURRENCY = 16
 # Stored in paused_until for "/pause" without a date (see ReminderPlan.paused_indefinitely).
 PAUSED_INDEFINITELY = date.max
 # Check-ins from this many UTC days back can matter for "already done today" in any zone.
@@ -61,22 +60,21 @@ _DONE_LOOKBACK = timedelta(days=2)
 # --- results ----------------------------------------------------------------------------
 
 
-class SendResult(enum.Enum):
-    """What happened to one reminder send."""
-
-    SENT = "sent"
-    BLOCKED = "blocked"  # 403: the person blocked the bot; deactivate, never retry
-    FAILED = "failed"  # anything else; this one reminder is lost, the next comes as usual
-
-
 @dataclass(frozen=True)
 class Reminder:
-    """One reminder to deliver, already committed as sent in the database."""
+    """One reminder to deliver; `Composer` turns it into the outbox message."""
 
     user_id: int
     local_date: date  # the person's date the reminder is for
     due_at: datetime  # UTC
     snoozed: bool  # the comeback of a snoozed reminder rather than the day's first
+
+    @property
+    def dedupe_key(self) -> str:
+        """One daily reminder per person and local date; a snoozed comeback is keyed by its
+        due minute, so each snooze comes back once."""
+        suffix = f":snooze:{self.due_at.astimezone(UTC):%H%M}" if self.snoozed else ""
+        return f"reminder:{self.user_id}:{self.local_date.isoformat()}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -85,15 +83,14 @@ class TickStats:
 
     scheduled: int = 0  # people the needs-scheduling pass gave a first next_reminder_at
     claimed: int = 0  # due rows taken by this instance
-    sent: int = 0
+    queued: int = 0  # reminders written to the outbox
     stale: int = 0  # missed by more than the grace period: advanced without sending
     suppressed: int = 0  # already checked in (or skipped/paused) that day: advanced silently
-    blocked: int = 0
-    failed: int = 0
     switched_off: int = 0  # due rows whose reminders were turned off meanwhile
 
 
-Sender = Callable[[Reminder], Awaitable[SendResult]]
+# Renders a reminder as the message to send (texts and buttons live with the handlers).
+Composer = Callable[[Reminder], OutgoingMessage]
 
 Change = Literal[
     "snoozed",
@@ -445,22 +442,18 @@ async def reschedule_user(
 class _Counts:
     scheduled: int = 0
     claimed: int = 0
-    sent: int = 0
+    queued: int = 0
     stale: int = 0
     suppressed: int = 0
-    blocked: int = 0
-    failed: int = 0
     switched_off: int = 0
 
     def frozen(self) -> TickStats:
         return TickStats(
             scheduled=self.scheduled,
             claimed=self.claimed,
-            sent=self.sent,
+            queued=self.queued,
             stale=self.stale,
             suppressed=self.suppressed,
-            blocked=self.blocked,
-            failed=self.failed,
             switched_off=self.switched_off,
         )
 
@@ -477,12 +470,10 @@ class ReminderService:
         catch_up_grace: timedelta = DEFAULT_CATCH_UP_GRACE,
         batch_size: int = DEFAULT_BATCH_SIZE,
         backfill_every_ticks: int = DEFAULT_BACKFILL_EVERY_TICKS,
-        send_concurrency: int = DEFAULT_SEND_CONCURRENCY,
-        bulk_messages_per_second: float = BULK_MESSAGES_PER_SECOND,
     ) -> None:
         """``backfill_every_ticks=0`` turns the needs-scheduling pass off (benchmarks)."""
-        if batch_size <= 0 or send_concurrency <= 0 or backfill_every_ticks < 0:
-            raise ValueError("batch_size and send_concurrency must be positive")
+        if batch_size <= 0 or backfill_every_ticks < 0:
+            raise ValueError("batch_size must be positive, backfill_every_ticks not negative")
         self._sessions = sessions
         self._default_timezone = default_timezone
         self._clock = clock or utc_now
@@ -491,14 +482,12 @@ class ReminderService:
         self._batch_size = batch_size
         self._backfill_every = backfill_every_ticks
         self._ticks_until_backfill = 0
-        self._send_concurrency = send_concurrency
-        # Telegram allows about 30 messages a second in bulk; stay a little below it.
-        self._bulk_pace = AsyncLimiter(bulk_messages_per_second, 1)
 
     # --- the scheduler --------------------------------------------------------------------
 
-    async def tick(self, *, now: datetime, send: Sender) -> TickStats:
-        """Claim, advance and send every reminder due at ``now``, one batch at a time."""
+    async def tick(self, *, now: datetime, compose: Composer) -> TickStats:
+        """Claim and advance every reminder due at ``now`` and queue it in the outbox, one
+        batch (one transaction) at a time. Nothing is sent here: that is the dispatcher's."""
         now = as_utc(now)
         counts = _Counts()
         if self._backfill_every:
@@ -508,18 +497,18 @@ class ReminderService:
                 self._ticks_until_backfill = 0 if full else self._backfill_every
             self._ticks_until_backfill -= 1
         while True:
-            claimed, reminders = await self._claim_batch(now, counts)
-            await self._deliver(reminders, send, counts)
+            claimed = await self._claim_batch(now, compose, counts)
             if claimed < self._batch_size:
                 return counts.frozen()
 
-    async def _claim_batch(self, now: datetime, counts: _Counts) -> tuple[int, list[Reminder]]:
-        """One transaction: lock due rows, decide, store the next due time, commit."""
+    async def _claim_batch(self, now: datetime, compose: Composer, counts: _Counts) -> int:
+        """One transaction: lock due rows, decide, store the next due time, queue the
+        reminders in the outbox, commit."""
         async with self._sessions.begin() as session:
             dialect = session.get_bind().dialect.name
             rows = (await session.execute(claim_statement(now, self._batch_size, dialect))).all()
             if not rows:
-                return 0, []
+                return 0
             people = [_person_from_row(row) for row in rows]
             done = await _done_dates(session, [person.user_id for person in people], now)
             changes: list[dict[str, Any]] = []
@@ -548,35 +537,13 @@ class ReminderService:
                 else:
                     counts.switched_off += 1
             await session.execute(update(User), changes)
+            if reminders:
+                counts.queued += await outbox.enqueue_many(
+                    session, (compose(reminder) for reminder in reminders)
+                )
             counts.claimed += len(rows)
-            # Leaving the block commits: the rows are advanced before anything is sent.
-        return len(rows), reminders
-
-    async def _deliver(self, reminders: list[Reminder], send: Sender, counts: _Counts) -> None:
-        """Send concurrently at Telegram's bulk pace; deactivate who blocked us."""
-        if not reminders:
-            return
-        gate = asyncio.Semaphore(self._send_concurrency)
-
-        async def one(reminder: Reminder) -> SendResult:
-            async with gate, self._bulk_pace:
-                try:
-                    return await send(reminder)
-                except Exception:  # one failed send must not stop the others
-                    log.exception("reminder send raised")
-                    return SendResult.FAILED
-
-        results = await asyncio.gather(*(one(reminder) for reminder in reminders))
-        blocked = [
-            reminder.user_id
-            for reminder, result in zip(reminders, results, strict=True)
-            if result is SendResult.BLOCKED
-        ]
-        counts.sent += sum(result is SendResult.SENT for result in results)
-        counts.failed += sum(result is SendResult.FAILED for result in results)
-        counts.blocked += len(blocked)
-        if blocked:
-            await self.deactivate(blocked)
+            # Leaving the block commits the advanced rows and their outbox messages together.
+        return len(rows)
 
     async def schedule_missing(self, *, now: datetime) -> int:
         """Give a first next_reminder_at to people who have a reminder time but none yet."""
@@ -601,6 +568,15 @@ class ReminderService:
             if changes:
                 await session.execute(update(User), changes)
             return len(changes)
+
+    async def chat_unreachable(self, chat_id: int, *, is_group: bool) -> None:
+        """The outbox got a 403 for this chat (an OutcomeListener): a private chat is a
+        person who blocked the bot, so their reminders stop."""
+        if not is_group:
+            await self.deactivate([chat_id])
+
+    async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Only groups migrate; people are not affected (an OutcomeListener)."""
 
     async def deactivate(self, user_ids: Iterable[int]) -> None:
         """People who blocked the bot: no more reminders until they unblock it."""

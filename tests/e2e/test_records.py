@@ -329,8 +329,10 @@ async def test_weekly_summary_is_chosen_and_sent_once_that_evening(
     deps: Deps = application.bot_data[DEPS_KEY]
     mark = sandbox.last_seq
     seeded.clock.now = datetime(2026, 11, 22, 17, 30, tzinfo=UTC)  # 18:30 in Berlin
-    await records.deliver_weekly_summaries(application.bot, deps)
-    await records.deliver_weekly_summaries(application.bot, deps)
+    assert await records.queue_weekly_summaries(deps) == 1
+    assert await records.queue_weekly_summaries(deps) == 0
+    # The outbox's dispatcher sends it.
+    await sandbox.wait_for_call(lambda call: call.method == "sendPhoto", after_seq=mark)
     await sandbox.settle(USER, after_seq=mark)
     summaries = [call for call in sandbox.calls_of("sendPhoto") if call.seq > mark]
     assert len(summaries) == 1

@@ -22,12 +22,14 @@ from bot.db.models import (
     ConversationState,
     Escalation,
     HistoryFlagPause,
+    OutboxMessage,
     ProcessedUpdate,
     SnippetView,
     User,
 )
 from bot.db.session import SessionFactory, create_session_factory
 from bot.domain.checkin import Severity
+from bot.domain.outbox import OutboxKind, OutgoingMessage
 from bot.reports.pdf import ReportData
 from bot.services import records as svc
 
@@ -136,6 +138,18 @@ async def seed_everything_about(sessions: SessionFactory, user_id: int) -> None:
         # Erasure must reach even a pending consent question (it names the person's id).
         ConsentRequest(
             user_id=user_id, token="def456", created_at=datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+        ),
+        # A queued weekly summary carries the person's numbers until it is sent.
+        OutboxMessage(
+            dedupe_key=f"summary:{user_id}:{TODAY.isoformat()}",
+            kind="summary",
+            chat_id=user_id,
+            user_id=user_id,
+            is_group=False,
+            text="Your week: 2 check-ins.",
+            state="pending",
+            not_before=datetime(2026, 11, 22, 17, 0, tzinfo=UTC),
+            attempts=0,
         ),
     )
 
@@ -506,6 +520,19 @@ def test_summary_is_due_on_the_weekday_evening_once(
     assert svc.is_summary_due(weekday=weekday, last_sent=last_sent, local_now=local_now) is due
 
 
+def compose(due: svc.DueSummary) -> OutgoingMessage:
+    """The outbox message of a claimed summary (its rendering is the handlers' business)."""
+    return OutgoingMessage(
+        chat_id=due.user_id,
+        kind=OutboxKind.SUMMARY,
+        dedupe_key=due.dedupe_key,
+        text=due.text,
+        buttons=None,
+        not_before=due.claimed_at,
+        stale_after=None,
+    )
+
+
 async def test_weekly_summary_is_claimed_once_on_the_chosen_local_evening(
     sessions: SessionFactory, service: svc.RecordsService, clock: Clock
 ) -> None:
@@ -519,19 +546,19 @@ async def test_weekly_summary_is_claimed_once_on_the_chosen_local_evening(
         make_checkin(PERSON, TODAY - timedelta(days=6), severity=0),
         make_checkin(PERSON, TODAY - timedelta(days=7), severity=3),  # the week before
     )
-    assert await service.claim_due_summaries() == []  # 10:00 in Berlin
+    assert await service.claim_due_summaries(compose) == []  # 10:00 in Berlin
 
     clock.now = datetime(2026, 11, 22, 17, 30, tzinfo=UTC)  # 18:30 Berlin, 12:30 New York
-    [due] = await service.claim_due_summaries()
+    [due] = await service.claim_due_summaries(compose)
     assert due.user_id == PERSON
     assert (due.start, due.end) == (TODAY - timedelta(days=6), TODAY)
     assert [entry.day for entry in due.entries] == [TODAY - timedelta(days=6), TODAY]
     assert due.text.startswith("Your week, 16–22 November: 2 check-ins.")
-    assert await service.claim_due_summaries() == []
+    assert await service.claim_due_summaries(compose) == []
 
     clock.now = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)  # 18:30 in New York
-    assert [summary.user_id for summary in await service.claim_due_summaries()] == [4004]
-    assert await service.claim_due_summaries() == []
+    assert [summary.user_id for summary in await service.claim_due_summaries(compose)] == [4004]
+    assert await service.claim_due_summaries(compose) == []
 
     async with sessions() as session:
         person = await session.get(User, PERSON)
@@ -540,11 +567,11 @@ async def test_weekly_summary_is_claimed_once_on_the_chosen_local_evening(
     # Switching to Monday right after Sunday's summary does not send another one next day.
     assert isinstance(await service.set_summary_day(PERSON, 90, 0), svc.SummarySetting)
     clock.now = datetime(2026, 11, 23, 17, 30, tzinfo=UTC)
-    assert [summary.user_id for summary in await service.claim_due_summaries()] == [3003]
+    assert [summary.user_id for summary in await service.claim_due_summaries(compose)] == [3003]
     assert isinstance(await service.set_summary_day(PERSON, 91, SUNDAY), svc.SummarySetting)
 
     clock.now = datetime(2026, 11, 29, 17, 30, tzinfo=UTC)  # the next Sunday evening
-    assert [summary.user_id for summary in await service.claim_due_summaries()] == [PERSON]
+    assert [summary.user_id for summary in await service.claim_due_summaries(compose)] == [PERSON]
 
 
 async def test_concurrent_claimers_send_each_summary_once(
@@ -557,11 +584,18 @@ async def test_concurrent_claimers_send_each_summary_once(
         svc.RecordsService(sessions, default_timezone="UTC", clock=clock) for _ in range(3)
     ]
     batches = await asyncio.gather(
-        *(instance.claim_due_summaries(limit=5) for instance in instances for _ in range(3))
+        *(
+            instance.claim_due_summaries(compose, limit=5)
+            for instance in instances
+            for _ in range(3)
+        )
     )
     claimed = [summary.user_id for batch in batches for summary in batch]
     assert sorted(claimed) == sorted(set(claimed))
     # Whatever the first round left (limits and skipped locks), later rounds pick up.
-    while batch := await instances[0].claim_due_summaries(limit=5):
+    while batch := await instances[0].claim_due_summaries(compose, limit=5):
         claimed.extend(summary.user_id for summary in batch)
     assert sorted(claimed) == people
+    async with sessions() as session:
+        keys = list((await session.execute(select(OutboxMessage.dedupe_key))).scalars())
+    assert sorted(keys) == sorted(f"summary:{user_id}:2026-11-22" for user_id in people)

@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import migrate
-from bot.db.models import User
+from bot.db.models import OutboxMessage, User
 from bot.db.session import create_engine, create_session_factory
-from bot.services.reminders import Reminder, ReminderService, SendResult
+from bot.domain.outbox import OutboxKind, OutgoingMessage
+from bot.services.reminders import Reminder, ReminderService
 from tests.conftest import create_pg_database
 from tests.support.postgres import PostgresServer
 
@@ -39,15 +40,22 @@ async def two_engines(postgres_server: PostgresServer) -> AsyncIterator[list[Asy
 
 
 class CountingSender:
-    """Counts sends per person and yields to the loop, so the instances interleave."""
+    """Counts the reminders each tick queues, per person (the outbox rows are real)."""
 
     def __init__(self, counts: Counter[int]) -> None:
         self.counts = counts
 
-    async def __call__(self, reminder: Reminder) -> SendResult:
-        await asyncio.sleep(0)
+    def __call__(self, reminder: Reminder) -> OutgoingMessage:
         self.counts[reminder.user_id] += 1
-        return SendResult.SENT
+        return OutgoingMessage(
+            chat_id=reminder.user_id,
+            kind=OutboxKind.REMINDER,
+            dedupe_key=reminder.dedupe_key,
+            text="reminder",
+            buttons=None,
+            not_before=reminder.due_at,
+            stale_after=None,
+        )
 
 
 async def test_two_instances_send_each_due_reminder_exactly_once(
@@ -69,8 +77,7 @@ async def test_two_instances_send_each_due_reminder_exactly_once(
             ],
         )
     services = [
-        ReminderService(create_session_factory(engine), batch_size=17, send_concurrency=4)
-        for engine in two_engines
+        ReminderService(create_session_factory(engine), batch_size=17) for engine in two_engines
     ]
     counts: Counter[int] = Counter()
     sender = CountingSender(counts)
@@ -78,7 +85,7 @@ async def test_two_instances_send_each_due_reminder_exactly_once(
     for round_number in range(4):
         now = DUE + timedelta(seconds=20 * round_number)
         results = await asyncio.gather(
-            *(service.tick(now=now, send=sender) for service in services)
+            *(service.tick(now=now, compose=sender) for service in services)
         )
         for index, stats in enumerate(results):
             claimed_by[index] += stats.claimed
@@ -91,5 +98,8 @@ async def test_two_instances_send_each_due_reminder_exactly_once(
 
     # The next day, again exactly one each.
     next_day = DUE + timedelta(days=1)
-    await asyncio.gather(*(service.tick(now=next_day, send=sender) for service in services))
+    await asyncio.gather(*(service.tick(now=next_day, compose=sender) for service in services))
     assert set(counts.values()) == {2}
+    async with create_session_factory(first_engine)() as session:
+        rows = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    assert rows == 2 * PEOPLE

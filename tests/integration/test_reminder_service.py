@@ -6,11 +6,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
-from bot.db.models import Checkin, User
+from bot.db.models import Checkin, OutboxMessage, User
 from bot.db.session import SessionFactory, create_session_factory
+from bot.domain.outbox import OutboxKind, OutgoingMessage
 from bot.domain.schedule import QuietHours
 from bot.services.kernel import Duplicate, NeedsOnboarding
 from bot.services.reminders import (
@@ -20,7 +22,6 @@ from bot.services.reminders import (
     Reminder,
     ReminderService,
     Scheduled,
-    SendResult,
     as_utc,
     parse_quiet_hours,
     reschedule_in,
@@ -38,15 +39,22 @@ SUNDAY_MORNING = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
 
 class Recorder:
-    """A sender that records every reminder and answers with a chosen result per person."""
+    """A composer that records every reminder the tick queues (the outbox rows are real)."""
 
-    def __init__(self, results: dict[int, SendResult] | None = None) -> None:
-        self.results = results or {}
+    def __init__(self) -> None:
         self.calls: list[Reminder] = []
 
-    async def __call__(self, reminder: Reminder) -> SendResult:
+    def __call__(self, reminder: Reminder) -> OutgoingMessage:
         self.calls.append(reminder)
-        return self.results.get(reminder.user_id, SendResult.SENT)
+        return OutgoingMessage(
+            chat_id=reminder.user_id,
+            kind=OutboxKind.REMINDER,
+            dedupe_key=reminder.dedupe_key,
+            text="reminder",
+            buttons=None,
+            not_before=reminder.due_at,
+            stale_after=None,
+        )
 
     def users(self) -> list[int]:
         return [reminder.user_id for reminder in self.calls]
@@ -143,18 +151,18 @@ async def test_a_due_reminder_is_sent_once_and_advanced(
     await add_user(sessions, BOB, now=sunday_evening, reminder=time(18, 0))
     sender = Recorder()
 
-    early = await service.tick(now=MONDAY_DUE - timedelta(seconds=1), send=sender)
+    early = await service.tick(now=MONDAY_DUE - timedelta(seconds=1), compose=sender)
     assert (early.claimed, sender.calls) == (0, [])
 
-    stats = await service.tick(now=MONDAY_DUE, send=sender)
-    assert (stats.claimed, stats.sent) == (1, 1)
+    stats = await service.tick(now=MONDAY_DUE, compose=sender)
+    assert (stats.claimed, stats.queued) == (1, 1)
     [reminder] = sender.calls
     assert reminder == Reminder(user_id=ALICE, local_date=MONDAY, due_at=MONDAY_DUE, snoozed=False)
     alice = await user_row(sessions, ALICE)
     assert as_utc(alice.next_reminder_at or MONDAY_DUE) == TUESDAY_DUE
     assert alice.last_reminded_date == MONDAY
 
-    again = await service.tick(now=MONDAY_DUE + timedelta(minutes=1), send=sender)
+    again = await service.tick(now=MONDAY_DUE + timedelta(minutes=1), compose=sender)
     assert again.claimed == 0 and len(sender.calls) == 1
     assert await next_at(sessions, BOB) == datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 
@@ -164,8 +172,8 @@ async def test_missed_by_an_hour_is_sent_once_after_downtime(
 ) -> None:
     await add_user(sessions, ALICE)
     sender = Recorder()
-    await service.tick(now=MONDAY_DUE + timedelta(hours=1), send=sender)
-    await service.tick(now=MONDAY_DUE + timedelta(hours=1, minutes=1), send=sender)
+    await service.tick(now=MONDAY_DUE + timedelta(hours=1), compose=sender)
+    await service.tick(now=MONDAY_DUE + timedelta(hours=1, minutes=1), compose=sender)
     assert sender.users() == [ALICE]
     assert await next_at(sessions, ALICE) == TUESDAY_DUE
 
@@ -175,7 +183,7 @@ async def test_missed_by_five_hours_is_skipped_without_a_burst(
 ) -> None:
     await add_user(sessions, ALICE)
     sender = Recorder()
-    stats = await service.tick(now=MONDAY_DUE + timedelta(hours=5), send=sender)
+    stats = await service.tick(now=MONDAY_DUE + timedelta(hours=5), compose=sender)
     assert (stats.claimed, stats.stale, sender.calls) == (1, 1, [])
     assert await next_at(sessions, ALICE) == TUESDAY_DUE
 
@@ -186,12 +194,12 @@ async def test_days_of_downtime_send_only_todays_reminder_when_still_fresh(
     await add_user(sessions, ALICE)
     sender = Recorder()
     back = MONDAY_DUE + timedelta(days=3, minutes=30)  # Thursday 09:30 in Berlin
-    stats = await service.tick(now=back, send=sender)
-    assert stats.sent == 1
+    stats = await service.tick(now=back, compose=sender)
+    assert stats.queued == 1
     [reminder] = sender.calls
     assert reminder.local_date == date(2026, 11, 26)
     assert await next_at(sessions, ALICE) == MONDAY_DUE + timedelta(days=4)
-    await service.tick(now=back + timedelta(minutes=1), send=sender)
+    await service.tick(now=back + timedelta(minutes=1), compose=sender)
     assert len(sender.calls) == 1
 
 
@@ -202,7 +210,7 @@ async def test_no_reminder_when_todays_checkin_is_done(
     await add_user(sessions, BOB)
     await add_checkin(sessions, ALICE, MONDAY)
     sender = Recorder()
-    stats = await service.tick(now=MONDAY_DUE, send=sender)
+    stats = await service.tick(now=MONDAY_DUE, compose=sender)
     assert sender.users() == [BOB]
     assert stats.suppressed == 1
     assert await next_at(sessions, ALICE) == TUESDAY_DUE
@@ -235,7 +243,7 @@ async def test_people_missing_a_schedule_are_scheduled_by_the_tick(
     await add_user(sessions, ALICE, schedule=False)
     await add_user(sessions, BOB, schedule=False, reminder=None)
     await add_user(sessions, CAROL, schedule=False, paused_until=PAUSED_INDEFINITELY)
-    stats = await service.tick(now=SUNDAY_MORNING, send=Recorder())
+    stats = await service.tick(now=SUNDAY_MORNING, compose=Recorder())
     assert stats.scheduled == 1
     assert await next_at(sessions, ALICE) == MONDAY_DUE
     assert await next_at(sessions, BOB) is None
@@ -251,7 +259,7 @@ async def test_turning_reminders_off_stops_a_pending_one(
         assert user is not None
         user.reminder_time = None  # e.g. /settings without the reschedule call
     sender = Recorder()
-    stats = await service.tick(now=MONDAY_DUE, send=sender)
+    stats = await service.tick(now=MONDAY_DUE, compose=sender)
     assert (stats.switched_off, sender.calls) == (1, [])
     assert await next_at(sessions, ALICE) is None
 
@@ -259,26 +267,29 @@ async def test_turning_reminders_off_stops_a_pending_one(
 async def test_many_due_are_claimed_in_batches_within_one_tick(
     sessions: SessionFactory, clock: FakeClock
 ) -> None:
-    service = ReminderService(sessions, clock=clock, batch_size=3, send_concurrency=2)
+    service = ReminderService(sessions, clock=clock, batch_size=3)
     people = list(range(500, 507))
     for user_id in people:
         await add_user(sessions, user_id)
     sender = Recorder()
-    stats = await service.tick(now=MONDAY_DUE, send=sender)
+    stats = await service.tick(now=MONDAY_DUE, compose=sender)
     assert sorted(sender.users()) == people
-    assert (stats.claimed, stats.sent) == (7, 7)
+    assert (stats.claimed, stats.queued) == (7, 7)
 
 
-async def test_a_failed_send_is_not_retried(
+async def test_the_tick_writes_the_reminder_to_the_outbox_with_its_dedupe_key(
     sessions: SessionFactory, service: ReminderService
 ) -> None:
     await add_user(sessions, ALICE)
-    sender = Recorder({ALICE: SendResult.FAILED})
-    stats = await service.tick(now=MONDAY_DUE, send=sender)
-    assert stats.failed == 1
-    await service.tick(now=MONDAY_DUE + timedelta(minutes=5), send=sender)
-    assert len(sender.calls) == 1
-    assert (await user_row(sessions, ALICE)).active
+    stats = await service.tick(now=MONDAY_DUE, compose=Recorder())
+    assert stats.queued == 1
+    async with sessions() as session:
+        [row] = (await session.execute(select(OutboxMessage))).scalars()
+    assert (row.chat_id, row.user_id, row.kind, row.state) == (ALICE, ALICE, "reminder", "pending")
+    assert row.dedupe_key == f"reminder:{ALICE}:{MONDAY.isoformat()}"
+    assert as_utc(row.not_before) == MONDAY_DUE
+    # The reminder kind's grace: not sent by two hours after its time, it is dropped.
+    assert as_utc(row.stale_after or MONDAY_DUE) == MONDAY_DUE + timedelta(hours=2)
 
 
 # --- snooze and skip -----------------------------------------------------------------------
@@ -289,7 +300,7 @@ async def test_snooze_brings_the_reminder_back_an_hour_later(
 ) -> None:
     await add_user(sessions, ALICE)
     sender = Recorder()
-    await service.tick(now=MONDAY_DUE, send=sender)
+    await service.tick(now=MONDAY_DUE, compose=sender)
     clock.now = MONDAY_DUE + timedelta(minutes=5)
     result = await service.snooze(ALICE, 1, MONDAY)
     assert isinstance(result, Scheduled) and result.change == "snoozed"
@@ -298,9 +309,9 @@ async def test_snooze_brings_the_reminder_back_an_hour_later(
     assert await next_at(sessions, ALICE) == comeback
     assert await service.snooze(ALICE, 1, MONDAY) == Duplicate()
 
-    await service.tick(now=comeback - timedelta(seconds=1), send=sender)
+    await service.tick(now=comeback - timedelta(seconds=1), compose=sender)
     assert len(sender.calls) == 1
-    await service.tick(now=comeback, send=sender)
+    await service.tick(now=comeback, compose=sender)
     assert [reminder.snoozed for reminder in sender.calls] == [False, True]
     assert sender.calls[1].local_date == MONDAY
     assert await next_at(sessions, ALICE) == TUESDAY_DUE
@@ -322,14 +333,14 @@ async def test_skip_today_cancels_the_snooze_and_keeps_tomorrow(
 ) -> None:
     await add_user(sessions, ALICE)
     sender = Recorder()
-    await service.tick(now=MONDAY_DUE, send=sender)
+    await service.tick(now=MONDAY_DUE, compose=sender)
     clock.now = MONDAY_DUE + timedelta(minutes=1)
     await service.snooze(ALICE, 1, MONDAY)
     result = await service.skip_today(ALICE, 2, MONDAY)
     assert isinstance(result, Scheduled) and result.next_local == TUESDAY_DUE
-    await service.tick(now=MONDAY_DUE + timedelta(hours=2), send=sender)
+    await service.tick(now=MONDAY_DUE + timedelta(hours=2), compose=sender)
     assert len(sender.calls) == 1
-    await service.tick(now=TUESDAY_DUE, send=sender)
+    await service.tick(now=TUESDAY_DUE, compose=sender)
     assert [reminder.local_date for reminder in sender.calls] == [MONDAY, MONDAY + timedelta(1)]
 
 
@@ -340,7 +351,7 @@ async def test_skip_before_the_reminder_suppresses_it(
     await add_user(sessions, ALICE, now=clock.now)
     await service.skip_today(ALICE, 1, MONDAY)
     sender = Recorder()
-    await service.tick(now=MONDAY_DUE, send=sender)
+    await service.tick(now=MONDAY_DUE, compose=sender)
     assert sender.calls == []
     assert await next_at(sessions, ALICE) == TUESDAY_DUE
     assert (await user_row(sessions, ALICE)).skipped_date == MONDAY
@@ -358,7 +369,7 @@ async def test_pause_for_days_then_reminders_come_back(
     assert await next_at(sessions, ALICE) == MONDAY_DUE + timedelta(days=2)
     sender = Recorder()
     for day in range(3):
-        await service.tick(now=MONDAY_DUE + timedelta(days=day), send=sender)
+        await service.tick(now=MONDAY_DUE + timedelta(days=day), compose=sender)
     assert [reminder.local_date for reminder in sender.calls] == [date(2026, 11, 25)]
 
 
@@ -370,15 +381,15 @@ async def test_pause_indefinitely_until_resume(
     assert isinstance(result, Scheduled) and result.next_local is None
     assert (await user_row(sessions, ALICE)).paused_until == PAUSED_INDEFINITELY
     sender = Recorder()
-    await service.tick(now=MONDAY_DUE, send=sender)
+    await service.tick(now=MONDAY_DUE, compose=sender)
     clock.now = MONDAY_DUE + timedelta(days=7)
-    await service.tick(now=clock.now, send=sender)
+    await service.tick(now=clock.now, compose=sender)
     assert sender.calls == []
 
     resumed = await service.resume(ALICE, 2)
     assert isinstance(resumed, Scheduled)
     assert resumed.next_local == MONDAY_DUE + timedelta(days=8)
-    await service.tick(now=MONDAY_DUE + timedelta(days=8), send=sender)
+    await service.tick(now=MONDAY_DUE + timedelta(days=8), compose=sender)
     assert len(sender.calls) == 1
 
 
@@ -432,13 +443,13 @@ async def test_berlin_reminders_follow_the_march_clock_change(
     await add_user(sessions, BOB, now=saturday - timedelta(hours=1), reminder=time(2, 30))
     assert await next_at(sessions, ALICE) == saturday
     sender = Recorder()
-    await service.tick(now=saturday, send=sender)
+    await service.tick(now=saturday, compose=sender)
     sunday_due = datetime(2026, 3, 29, 7, 0, tzinfo=UTC)  # 09:00 CEST
     assert await next_at(sessions, ALICE) == sunday_due
     # 02:30 does not exist on the 29th: it is sent at 03:30 CEST (01:30 UTC).
     assert await next_at(sessions, BOB) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
-    await service.tick(now=datetime(2026, 3, 29, 1, 30, tzinfo=UTC), send=sender)
-    await service.tick(now=sunday_due, send=sender)
+    await service.tick(now=datetime(2026, 3, 29, 1, 30, tzinfo=UTC), compose=sender)
+    await service.tick(now=sunday_due, compose=sender)
     assert [(r.user_id, r.local_date) for r in sender.calls] == [
         (ALICE, date(2026, 3, 28)),
         (BOB, date(2026, 3, 29)),
@@ -455,15 +466,19 @@ async def test_a_person_who_blocked_the_bot_is_deactivated_and_not_retried(
 ) -> None:
     await add_user(sessions, ALICE)
     await add_user(sessions, BOB)
-    sender = Recorder({ALICE: SendResult.BLOCKED})
-    stats = await service.tick(now=MONDAY_DUE, send=sender)
-    assert (stats.sent, stats.blocked) == (1, 1)
+    sender = Recorder()
+    stats = await service.tick(now=MONDAY_DUE, compose=sender)
+    assert stats.queued == 2
+    # What the outbox dispatcher does on a 403 for a private chat (an OutcomeListener).
+    await service.chat_unreachable(ALICE, is_group=False)
+    await service.chat_unreachable(BOB, is_group=True)  # a group's 403 is not about a person
     alice = await user_row(sessions, ALICE)
     assert (alice.active, alice.next_reminder_at) == (False, None)
-    await service.tick(now=TUESDAY_DUE, send=sender)
-    await service.tick(now=TUESDAY_DUE + timedelta(days=1), send=sender)
+    await service.tick(now=TUESDAY_DUE, compose=sender)
+    await service.tick(now=TUESDAY_DUE + timedelta(days=1), compose=sender)
     assert sender.users().count(ALICE) == 1
     assert sender.users().count(BOB) == 3
+    assert (await user_row(sessions, BOB)).active
 
 
 async def test_unblocking_reactivates_and_reschedules(
