@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,6 +76,7 @@ from bot.services.kernel import Clock, utc_now
 log = logging.getLogger(__name__)
 
 BUDGET_ROW_ID = 1
+OUTBOX_TABLE: Table = OutboxMessage.__table__  # type: ignore[assignment]
 ENQUEUE_CHUNK = 1000
 MAX_REASON_LENGTH = 120
 
@@ -126,7 +127,7 @@ def _insert(session: AsyncSession) -> Any:
     """A Core INSERT on the table (no ORM unit of work: rows are plain dicts)."""
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return builder(OutboxMessage.__table__)
+    return builder(OUTBOX_TABLE)
 
 
 async def enqueue(session: AsyncSession, message: OutgoingMessage) -> bool:
@@ -135,7 +136,7 @@ async def enqueue(session: AsyncSession, message: OutgoingMessage) -> bool:
         _insert(session)
         .values(_row(message))
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboxMessage.__table__.c.id)
+        .returning(OUTBOX_TABLE.c.id)
     )
     return (await session.execute(statement)).first() is not None
 
@@ -155,7 +156,7 @@ async def enqueue_many(session: AsyncSession, messages: Iterable[OutgoingMessage
         statement = (
             _insert(session)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(OutboxMessage.__table__.c.id)
+            .returning(OUTBOX_TABLE.c.id)
         )
         inserted = len((await session.execute(statement, list(chunk))).all())
         chunk.clear()
