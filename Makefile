@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit postgres bench sandbox migrate clean
+.PHONY: install run test lint unit postgres bench bench-outbox sandbox migrate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ sandbox: install
 
 bench: install
 	$(BIN)/python -m benchmarks.checkin_throughput
+
+# 2,000 people due at once, SQLite and two instances on PostgreSQL (a few minutes); the
+# README's documented run: .venv/bin/python -m benchmarks.outbox_delivery --people 10000
+bench-outbox: install postgres
+	$(BIN)/python -m benchmarks.outbox_delivery
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

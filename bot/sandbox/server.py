@@ -739,6 +739,10 @@ class SandboxServer:
 
     # ------------------------------------------------------------------ observing
 
+    def call_time(self, seq: int) -> float | None:
+        """time.monotonic() at which call ``seq`` arrived (None once reset or unknown)."""
+        return self._call_times.get(seq)
+
     def calls_for(self, chat_id: int, *, after_seq: int = -1) -> list[ApiCall]:
         """Calls after ``after_seq`` that act in ``chat_id`` (sends, edits, answered presses)."""
         return [call for call in self._calls_after(after_seq) if self._is_for(call, chat_id)]

@@ -531,8 +531,11 @@ class Dispatcher:
                 return _Claim([], paused)
             free = _as_utc(budget.next_free_at) if budget.next_free_at else wall
             start = max(wall, free)
-            if start > wall + limits.horizon:
-                return _Claim([], start - limits.horizon)
+            # Claim again only once less than half a horizon is reserved, so each claim takes
+            # at least half a horizon's worth (a claim per slot would cost more than it sends).
+            lead = limits.horizon / 2
+            if start > wall + lead:
+                return _Claim([], start - lead)
             room = (wall + limits.horizon - start).total_seconds() * limits.per_second
             capacity = min(limits.per_round, max(1, math.floor(room)))
             now = _as_utc(self._clock())
@@ -569,7 +572,7 @@ class Dispatcher:
                 budget.next_free_at = start + step * len(changes)
             self.stats.claimed += len(claimed)
             full = len(candidates) > len(chosen) + len(stale) or len(chosen) == capacity
-            wake_at = (start + step * len(changes) - limits.horizon) if full else None
+            wake_at = (start + step * len(changes) - lead) if full else None
             if full and not changes:
                 # Everything due waits for per-chat or per-group room: look again in a moment.
                 wake_at = wall + limits.per_chat_interval
