@@ -495,7 +495,7 @@ class Dispatcher:
         delay = self._poll
         if wake_at is not None:
             delay = min(delay, max(0.0, (wake_at - self._wall()).total_seconds()))
-        if delay <= 0:
+        if delay <= 0 or self._stopping:
             await asyncio.sleep(0)
             return
         self._wake.clear()
