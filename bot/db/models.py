@@ -251,6 +251,7 @@ class AdminAudit(Base):
     version_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str] = mapped_column(String(200), default="")
 
+
 class OutboxMessage(Base):
     """One message the bot sends on its own (bot.domain.outbox), written in the transaction
     that decided to send it and sent later by the dispatcher under the shared send budget.

@@ -142,7 +142,7 @@ async def enqueue(session: AsyncSession, message: OutgoingMessage) -> bool:
 
 
 async def enqueue_many(session: AsyncSession, messages: Iterable[OutgoingMessage]) -> int:
-    """Write many messages (an announcement to every chat) in chunks of multi-row INSERTs;
+    """Write many messages (an announcement to every chat) in chunks of executemany INSERTs;
     returns how many were new (existing dedupe keys are skipped, as in `enqueue`)."""
     added = 0
     chunk: list[dict[str, Any]] = []
