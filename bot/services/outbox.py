@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from aiolimiter import AsyncLimiter
 from sqlalchemy import Select, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -454,6 +455,11 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._next_recovery = -math.inf
+        # Slots keep the average under the budget; this keeps a stalled loop (a busy machine)
+        # from firing a second's worth of overdue slots at once when it wakes: Telegram
+        # counts bursts, so overdue sends are spread at the rate again (bursts of 3 at most).
+        burst = 3
+        self._pace = AsyncLimiter(burst, burst / self.limits.per_second)
         self.recovery_every = 30.0  # seconds between sweeps for rows of crashed instances
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -494,7 +500,10 @@ class Dispatcher:
     async def _sleep_until(self, wake_at: datetime | None) -> None:
         delay = self._poll
         if wake_at is not None:
-            delay = min(delay, max(0.0, (wake_at - self._wall()).total_seconds()))
+            # A few random milliseconds: instances waiting for the same instant take turns
+            # at random instead of the same one always winning the budget row.
+            until = (wake_at - self._wall()).total_seconds() + self._rng.uniform(0, 0.02)
+            delay = min(delay, max(0.0, until))
         if delay <= 0 or self._stopping:
             await asyncio.sleep(0)
             return
@@ -658,6 +667,7 @@ class Dispatcher:
         delay = (message.send_at - self._wall()).total_seconds()
         if delay > 0:
             await asyncio.sleep(delay)
+        await self._pace.acquire()
         await self.pause.refresh()
         if self.pause.until() is not None:
             return _Done(message, None)
