@@ -1,6 +1,6 @@
 """Cross-validated figures of the learned red-flag opinion combined with the rules.
 
-    python -m benchmarks.triage_cv [--folds 5] [--by-group] [--sweep]
+    python -m benchmarks.triage_cv [--folds 5] [--by-group] [--sweep] [--per-group]
 
 The corpus (``content/triage_corpus/``) is split into folds of written messages (stratified
 by label; ``--by-group`` holds out whole topic blocks instead, a harsher test of
@@ -9,7 +9,8 @@ variants) and the held-out messages go through the bot's decision (rules + model
 rules alone, and rules + model with the shipped thresholds — emergency recall (urgent
 messages, the writer's or a bystander's, caught as an emergency), consult recall, benign
 flagged, and how many got the uncertain-middle question. ``--sweep`` also tries other
-thresholds, which is how the shipped ones were chosen. Also times one full training run.
+thresholds, which is how the shipped ones were chosen; ``--per-group`` prints benign flagged
+per corpus group (where false alarms come from). Also times one full training run.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--by-group", action="store_true")
     parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--per-group", action="store_true", help="benign flagged per group")
     args = parser.parse_args(argv)
     catalog = load_catalog(CONTENT_DIR / "redflags.yaml")
     folder = CONTENT_DIR / CORPUS_DIRNAME
@@ -80,18 +82,50 @@ def main(argv: Sequence[str] | None = None) -> int:
             pairs.append((_label(examples[i].label), decision))
         print(score_decisions(pairs).line(name))
 
+    def benign_by_group() -> None:
+        flagged: dict[str, list[int]] = {}
+        for i, opinion in held_out:
+            if examples[i].label is not Label.BENIGN:
+                continue
+            reading = readings[i]
+            decision = combine(
+                reading.assessment,
+                opinion if model_applies(examples[i].text) else None,
+                catalog=catalog,
+                thresholds=Thresholds(),
+                rule_excluded=reading.excluded,
+                rules_bystander=reading.bystander,
+            )
+            counts = flagged.setdefault(examples[i].group, [0, 0])
+            counts[0] += decision.tier is not None
+            counts[1] += 1
+        print("benign flagged per group (rules + model):")
+        for group, (hit, total) in sorted(flagged.items()):
+            print(f"  {group:<44} {hit}/{total} = {hit / total:.1%}")
+
     kind = "by topic block" if args.by_group else "stratified"
     print(f"{args.folds}-fold cross-validation ({kind}), held-out messages only:")
     report("rules only", None)
     report("rules + model", Thresholds())
+    if args.per_group:
+        benign_by_group()
     if args.sweep:
-        for veto in (0.8, 0.9, 0.95, 1.01):
-            for tier in (0.8, 0.85, 0.9):
-                for ask in (0.4, 0.5, 0.6):
-                    report(
-                        f"veto {veto} tier {tier} ask {ask}",
-                        Thresholds(tier=tier, ask=ask, veto=veto),
-                    )
+        for veto in (0.9, 0.95):
+            for tier in (0.7, 0.75, 0.8, 0.85):
+                for ask in (0.5, 0.6):
+                    for overrule in (0.8, 0.85, 0.9):
+                        for raise_at in (0.75, 0.85):
+                            report(
+                                f"veto {veto} tier {tier} ask {ask} overrule {overrule}"
+                                f" raise {raise_at}",
+                                Thresholds(
+                                    tier=tier,
+                                    ask=ask,
+                                    veto=veto,
+                                    overrule=max(overrule, tier),
+                                    raise_to_emergency=raise_at,
+                                ),
+                            )
     return 0
 
 

@@ -6,7 +6,8 @@ The model is trained in-process when the content is loaded — about a second, m
 README "Red flags" — and cached per process and corpus folder; nothing is pickled or
 downloaded, so the model always matches the corpus and the installed scikit-learn.
 
-The classifier: TF-IDF over word 1–2-grams and character 2–5-grams (within words, so typos
+The classifier: TF-IDF over word 1–2-grams (words inside a negation's scope marked, so "not
+short of breath" differs from "short of breath") and character 2–5-grams (within words, so typos
 still share most features) of the rules' normalised text, into a linear SVM with balanced
 class weights whose scores are calibrated into probabilities (sigmoid, 3-fold).
 Training texts are the written messages plus a few variants of each (an opener or closer
@@ -39,6 +40,35 @@ VARIATION_FILE = "variation.yaml"
 VARIANTS_PER_MESSAGE = 2
 _LETTERS_WORD = re.compile(r"[a-z]{4,}")
 _PUNCTUATION = re.compile(r"[.,!?;:]+")
+# Negation scopes for the word features: "not short of breath" is read as "not neg_short
+# neg_of neg_breath", so a negated sign does not share its words with the sign itself. Words
+# of inability ("can't breathe", "won't respond") describe a sign and open no scope.
+_NEGATORS = frozenset(
+    (
+        "no",
+        "not",
+        "never",
+        "without",
+        "nor",
+        "zero",
+        "none",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "weren't",
+        "don't",
+        "doesn't",
+        "didn't",
+        "haven't",
+        "hasn't",
+        "hadn't",
+        "nothing",
+    )
+)
+_SCOPE_ENDS = frozenset(
+    ("but", "though", "although", "except", "however", "just", "only", "and", "yet", "so")
+)
+_TOKEN_OR_STOP = re.compile(r"[a-z0-9']+|[.,!?;:]")
 
 
 class _CorpusFile(BaseModel):
@@ -128,10 +158,32 @@ def variants(text: str, variation: Variation, count: int = VARIANTS_PER_MESSAGE)
     return made
 
 
+def mark_negation(text: str) -> str:
+    """The words inside a negation's scope (up to punctuation or a join) marked ``neg_``."""
+    marked: list[str] = []
+    negated = False
+    for token in _TOKEN_OR_STOP.findall(text):
+        if not token[0].isalnum() or token in _SCOPE_ENDS:
+            negated = False
+            marked.append(token)
+            continue
+        marked.append(f"neg_{token}" if negated else token)
+        if token in _NEGATORS:
+            negated = True
+    return " ".join(marked)
+
+
 def _pipeline(seed: int) -> Pipeline:
+    words = TfidfVectorizer(
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        min_df=1,
+        preprocessor=mark_negation,
+        token_pattern=r"[a-z0-9_']+",
+    )
     features = FeatureUnion(
         [
-            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+            ("words", words),
             (
                 "chars",
                 TfidfVectorizer(

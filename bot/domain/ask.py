@@ -44,6 +44,15 @@ MIN_SCORE = 1.5
 # A message that may or may not be a question (a bare phrase, a statement about twitching) is
 # answered only above this score: a clear match, not a lone shared word.
 MAYBE_MIN_SCORE = 3.0
+# A short phrase that names a topic beside twitching and says nothing about oneself
+# ("magnesium for twitches", "thyroid and twitching") asks about that topic: it is answered
+# from this floor, and when nothing matches the bot says it has no answer (rather than "not
+# sure what to do with that"). A lone shared word ("twitching") scores below it.
+TOPIC_MIN_SCORE = 2.0
+TOPIC_MAX_WORDS = 6
+# The phrase joins two things ("X and twitching", "X for twitches"); "eyelid twitching
+# again" is a report.
+_TOPIC_JOINS = frozenset(("and", "for", "with", "vs", "versus", "or", "from", "after", "causing"))
 # A second snippet is added only when it is nearly as relevant as the first.
 SECOND_RESULT_RATIO = 0.6
 # Title and keywords say what a snippet is about more densely than its body.
@@ -219,6 +228,8 @@ class Reply:
 
     reading: Reading
     answer: Answer | None = None
+    # A short phrase about a topic beside twitching: with no answer, say there is none.
+    topic: bool = False
 
 
 class QuestionIndex:
@@ -268,8 +279,12 @@ class QuestionIndex:
         reading = read_message(text, self.tokens)
         if reading is Reading.NOT_A_QUESTION:
             return Reply(reading)
-        floor = MIN_SCORE if reading is Reading.QUESTION else MAYBE_MIN_SCORE
-        return Reply(reading, self.ask(text, min_score=floor))
+        topic = reading is Reading.MAYBE and is_topic_phrase(text, self.tokens)
+        if reading is Reading.QUESTION:
+            floor = MIN_SCORE
+        else:
+            floor = TOPIC_MIN_SCORE if topic else MAYBE_MIN_SCORE
+        return Reply(reading, self.ask(text, min_score=floor), topic=topic)
 
 
 # Check-in questions' parsers: a message one of them accepts is a (late) check-in answer.
@@ -291,6 +306,17 @@ def _is_checkin_answer(text: str) -> bool:
             continue
         return True
     return False
+
+
+def is_topic_phrase(text: str, tokens: Callable[[str], list[str]] = normalise) -> bool:
+    """A few words naming a topic beside twitching, with nothing said about oneself."""
+    words = _words(text.strip())
+    return (
+        2 <= len(words) <= TOPIC_MAX_WORDS
+        and not _TOPIC_JOINS.isdisjoint(words)
+        and _FIRST_PERSON.isdisjoint(words)
+        and not _STATEMENT_CUES.isdisjoint(tokens(text))
+    )
 
 
 def read_message(text: str, tokens: Callable[[str], list[str]] = normalise) -> Reading:

@@ -76,14 +76,14 @@ class Thresholds:
     """Probability cut-offs, chosen by cross-validation on the corpus (README "Red flags")."""
 
     # The model alone escalates at or above this.
-    tier: float = 0.8
+    tier: float = 0.75
     # Asks the uncertain-middle question at or above this.
-    ask: float = 0.5
+    ask: float = 0.6
     # Where a rule saw a trigger word and excluded it (negated, an idiom, someone else, past),
     # the model must be at least this sure to escalate; its ask cut-off becomes `tier`.
-    overrule: float = 0.9
+    overrule: float = 0.85
     # A consult found by the rules is raised to an emergency at or above this.
-    raise_to_emergency: float = 0.85
+    raise_to_emergency: float = 0.75
     # A rule's finding becomes the question instead when the model is at least this sure the
     # message is benign ("the shelf collapsed"): asked, never silently dropped.
     veto: float = 0.9

@@ -358,6 +358,8 @@ def _compile_durations(spec: DurationSpec) -> DurationGrammar:
         r"(?<![a-z])(?P<more>more than |over |at least |almost |nearly |about |around |like )?"
         rf"(?P<number>\d{{1,4}}(?:\.\d+)?|{alternation(list(spec.number_words))})\s*"
         rf"(?P<unit>{alternation(list(spec.units_in_days))})(?![a-z])"
+        # An age, not a duration: "my 8 month old", "a 3 year old".
+        r"(?![ -]olds?\b)"
     )
     since_long = re.compile(rf"\bsince (?:about |around )?(?:{'|'.join(spec.since_long)})\b")
     return DurationGrammar(

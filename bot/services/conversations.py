@@ -570,7 +570,7 @@ class ConversationService:
         reply = self._content.index.reply(text)
         if reply.answer is not None:
             return Answered(reply.answer.snippets)
-        if reply.reading is Reading.QUESTION:
+        if reply.reading is Reading.QUESTION or reply.topic:
             return Simple("no_answer")
         return Simple("no_conversation")
 

@@ -91,6 +91,9 @@ async def test_plain_questions_are_answered_from_the_content(
     assert "magnesium" in answer and "source:" in answer
     await sandbox.exchange_text(USER, "who won the match yesterday?")
     assert "don't have an answer" in last_text(sandbox)
+    # A topic the pack does not cover, asked without a question mark: said so, with who to ask.
+    await sandbox.exchange_text(USER, "thyroid and twitching")
+    assert "don't have an answer" in last_text(sandbox) and "doctor" in last_text(sandbox)
     await sandbox.exchange_text(USER, "thanks")
     assert "/checkin" in last_text(sandbox)
 

@@ -310,3 +310,30 @@ def test_fear_of_als_gets_the_calm_sourced_snippet(index: QuestionIndex, text: s
 )
 def test_read_message(text: str, expected: Reading) -> None:
     assert read_message(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("magnesium for twitches", True),
+        ("thyroid and twitching", True),
+        ("b12 for twitching", True),
+        ("eyelid twitching again", False),
+        ("my calf and my thigh are twitching", False),
+        ("vitamin d in winter", False),
+        ("thanks", False),
+    ],
+)
+def test_topic_phrases(index: QuestionIndex, text: str, topic: bool) -> None:
+    assert index.reply(text).topic is topic
+
+
+def test_topic_phrase_answered_from_a_lower_floor_or_told_there_is_no_answer(
+    index: QuestionIndex,
+) -> None:
+    magnesium = index.reply("magnesium for twitches")
+    assert magnesium.answer is not None
+    assert any("magnesium" in snippet.id for snippet in magnesium.answer.snippets)
+    # Nothing in the pack covers the thyroid: no snippet that merely shares "twitching".
+    thyroid = index.reply("thyroid and twitching")
+    assert thyroid.topic and thyroid.answer is None

@@ -491,6 +491,62 @@ def test_round6_benign_shapes(catalog: RedFlagCatalog, text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("our 8 month old is fitting right now, arms stiff", "seizure"),
+        ("I think I'm having a stroke, my face is dropping", "one_sided_weakness"),
+        ("lost the strength in my whole left side just now", "one_sided_weakness"),
+    ],
+)
+def test_issue10_emergency_shapes(catalog: RedFlagCatalog, text: str, expected: str) -> None:
+    assessment = scan_text(catalog, text)
+    assert assessment.tier is Tier.EMERGENCY
+    assert expected in flag_ids(assessment)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tongue twitching again", "tongue_twitching"),
+        ("my tongue wriggles like worms under the surface", "tongue_twitching"),
+        ("calf twitching since easter", "twitching_long"),
+        ("twitching in my bicep since new years day", "twitching_long"),
+        ("twitches started in may and they're still going in september", "twitching_long"),
+        ("heart randomly races to 150 while i sit on the sofa", "heartbeat_alone"),
+        ("heart rate shoots up to 140 when i'm resting", "heartbeat_alone"),
+        ("i have to swallow 3 times for food to go down", "speech_swallowing_harder"),
+        ("my legs give up halfway up the stairs", "weakness"),
+    ],
+)
+def test_issue10_consult_shapes(catalog: RedFlagCatalog, text: str, expected: str) -> None:
+    assessment = scan_text(catalog, text)
+    assert assessment.tier is Tier.CONSULT
+    assert expected in flag_ids(assessment)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "crypto collapsed and so did my portfolio",
+        "the whole project collapsed at work today",
+        "mum had a fit when she saw my room",
+        "had a fit of giggles in the meeting",
+        "the whole street blacked out in the storm",
+        "my chest hurts from laughing so hard",
+        "my foot went tingly cos id been sitting cross legged on it",
+        "my arms are dead after the gym, can barely lift my coffee",
+        "a full body jerk just as i'm falling asleep",
+        "my 3 year old has a cold",
+        "my face dropped when i saw the bill",
+        "my phone choked on the update",
+        "twitching since may be a week or so",
+    ],
+)
+def test_issue10_benign_shapes(catalog: RedFlagCatalog, text: str) -> None:
+    assert scan_text(catalog, text).findings == ()
+
+
+@pytest.mark.parametrize(
     ("text", "resolved_counts"),
     [
         ("my face drooped for 10 minutes but it's gone now", True),  # passed stroke signs

@@ -71,7 +71,7 @@ def test_a_rules_exclusion_needs_a_very_sure_model(catalog: RedFlagCatalog) -> N
     reading = read_message(catalog, text)
     assert reading.assessment.tier is None and reading.excluded
     # Sure enough to escalate an unexcluded message, but not to overrule a negation: ask.
-    fairly_sure = Opinion(benign=0.06, consult=0.06, emergency=0.88)
+    fairly_sure = Opinion(benign=0.1, consult=0.1, emergency=0.8)
     decision = triage_message(catalog, text, scripted(fairly_sure))
     assert decision.tier is None and decision.check is Check.NOW
     overruled = triage_message(
