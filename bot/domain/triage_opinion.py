@@ -78,7 +78,7 @@ class Thresholds:
     # The model alone escalates at or above this.
     tier: float = 0.75
     # Asks the uncertain-middle question at or above this.
-    ask: float = 0.6
+    ask: float = 0.5
     # Where a rule saw a trigger word and excluded it (negated, an idiom, someone else, past),
     # the model must be at least this sure to escalate; its ask cut-off becomes `tier`.
     overrule: float = 0.85

@@ -81,7 +81,8 @@ async def test_thin_evidence_no_means_consult_or_nothing(
     assert not calm.startswith(MARKERS) and "good to know" in calm
     [stored] = await rows(bot.settings.database_url, Escalation, user_id=USER)
     assert stored.tier == 1
-    await sandbox.exchange_text(USER, "my voice sounds different today")
+    # A second thin message the same day: answered Yes, the consult is not told twice.
+    await sandbox.exchange_text(USER, THIN_CONSULT)
     mark = sandbox.last_seq
     await sandbox.exchange_press(USER, "Yes")
     [told] = new_texts(sandbox, mark)
