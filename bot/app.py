@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -30,14 +31,16 @@ from bot.content_files import read_folder
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.db.session import SessionFactory, create_engine, create_session_factory
 from bot.db.storage import StorageWatch
+from bot.domain.outbox import SendOutcome
 from bot.intake import ALLOWED_UPDATES, IntakeBot
+from bot.metrics import Metrics
 from bot.paths import CONTENT_DIR
 from bot.services.content_admin import ContentAdminService
 from bot.services.content_live import ContentLibrary
 from bot.services.conversations import ConversationService
 from bot.services.kernel import Clock, utc_now
 from bot.services.maintenance import forget_old_updates, forget_unanswered_consent
-from bot.services.outbox import Dispatcher, SharedPause
+from bot.services.outbox import ClaimedMessage, Dispatcher, SharedPause, Transport
 from bot.services.outbox import prune as prune_outbox
 from bot.services.records import RecordsService
 from bot.services.reminders import ReminderService
@@ -87,7 +90,34 @@ class TwitchcheckApplication(
     entry per person forever (~13 MB at 100k people). State lives in the database instead.
     """
 
-    __slots__ = ()
+    __slots__ = ("_failed_updates", "metrics")
+
+    def __init__(self, *, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metrics = metrics
+        self._failed_updates: set[int] = set()
+
+    async def process_update(self, update: object) -> None:
+        """PTB's dispatch, counted: type, outcome (an error handler ran) and latency."""
+        started = time.perf_counter()
+        await super().process_update(update)
+        failed = isinstance(update, Update) and update.update_id in self._failed_updates
+        if failed and isinstance(update, Update):
+            self._failed_updates.discard(update.update_id)
+        self.metrics.count_update(
+            update, "error" if failed else "ok", time.perf_counter() - started
+        )
+
+    async def process_error(
+        self,
+        update: object | None,
+        error: Exception,
+        job: Job[Any] | None = None,
+        coroutine: Any = None,
+    ) -> bool:
+        if isinstance(update, Update) and job is None:
+            self._failed_updates.add(update.update_id)
+        return await super().process_error(update, error, job, coroutine)
 
     def _mark_for_persistence_update(
         self, *, update: object | None = None, job: Job[Any] | None = None
@@ -112,6 +142,7 @@ def build_deps(
     sessions: SessionFactory,
     content: ContentBundle | ContentLibrary,
     clock: Clock,
+    metrics: Metrics | None = None,
 ) -> Deps:
     """The services, each sharing the one session factory, content library and clock."""
     library = content if isinstance(content, ContentLibrary) else shipped_library(content)
@@ -133,6 +164,7 @@ def build_deps(
         records=RecordsService(sessions, default_timezone=settings.default_timezone, clock=clock),
         storage=StorageWatch.for_url(settings.database_url),
         admin=ContentAdminService(sessions, library, admin_ids=settings.admin_ids, clock=clock),
+        metrics=metrics if metrics is not None else Metrics(),
     )
 
 
@@ -183,6 +215,19 @@ def start_background_jobs(application: BotApplication, deps: Deps) -> None:
     records.schedule_weekly_summaries(application, deps)
 
 
+class CountedTransport:
+    """The outbox's transport, with each attempt's outcome counted in the metrics."""
+
+    def __init__(self, inner: Transport, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def send(self, message: ClaimedMessage) -> SendOutcome:
+        outcome = await self._inner.send(message)
+        self._metrics.count_outbox_send(message.kind, outcome)
+        return outcome
+
+
 async def start_outbox(
     deps: Deps, settings: Settings, *, token: str, pause: SharedPause, clock: Clock
 ) -> Bot:
@@ -200,7 +245,7 @@ async def start_outbox(
     )
     dispatcher = Dispatcher(
         deps.sessions,
-        transport,
+        CountedTransport(transport, deps.metrics),
         # Outcome listeners: whoever owns a kind of chat reacts to 403s and migrations.
         listeners=[deps.reminders],
         pause=pause,
@@ -212,8 +257,18 @@ async def start_outbox(
     return outbox_bot
 
 
-def build_application(settings: Settings, *, token: str, clock: Clock = utc_now) -> BotApplication:
-    """The bot, pointed at settings.telegram_api_url; resources open in post_init."""
+def metrics_of(application: BotApplication) -> Metrics:
+    """The application's metrics (a TwitchcheckApplication always has them)."""
+    if not isinstance(application, TwitchcheckApplication):
+        raise TypeError("not built by bot.app.build_application")
+    return application.metrics
+
+
+def build_application(
+    settings: Settings, *, token: str, clock: Clock = utc_now, updater: bool = True
+) -> BotApplication:
+    """The bot, pointed at settings.telegram_api_url; resources open in post_init. Without
+    `updater` (webhook mode) updates come in through `process_update` only."""
     # One view of the shared 429 pause for replies (the rate limiter) and the outbox.
     pause = SharedPause()
 
@@ -223,7 +278,7 @@ def build_application(settings: Settings, *, token: str, clock: Clock = utc_now)
         sessions = create_session_factory(engine)
         library = shipped_library()
         await library.refresh(sessions)  # start on the published version, if any
-        deps = build_deps(settings, sessions, library, clock)
+        deps = build_deps(settings, sessions, library, clock, metrics_of(application))
         application.bot_data[DEPS_KEY] = deps
         pause.bind(deps.sessions)
         await application.bot.set_my_commands(
@@ -246,25 +301,29 @@ def build_application(settings: Settings, *, token: str, clock: Clock = utc_now)
         if engine is not None:
             await engine.dispose()
 
+    metrics = Metrics()
     # Updates are read one by one, so an unreadable one is skipped (bot.intake).
     telegram_bot: ExtBot[None] = IntakeBot(
         token,
         base_url=settings.telegram_api_url,
         base_file_url=file_url_for(settings.telegram_api_url),
-        rate_limiter=reminder_handlers.delivery_rate_limiter(pause),
+        rate_limiter=reminder_handlers.delivery_rate_limiter(pause, metrics.count_send),
         request=AiohttpRequest(),
         get_updates_request=AiohttpRequest(connection_pool_size=1),
+        on_unreadable=metrics.count_unreadable,
     )
-    application: BotApplication = (
+    builder = (
         Application.builder()
-        .application_class(TwitchcheckApplication)
+        .application_class(TwitchcheckApplication, kwargs={"metrics": metrics})
         .bot(telegram_bot)
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(PerChatUpdateProcessor())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .build()
     )
+    if not updater:
+        builder = builder.updater(None)
+    application: BotApplication = builder.build()
     register_handlers(application)
     return application
 

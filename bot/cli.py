@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from bot.app import build_application, file_url_for
 from bot.config import Settings, TokenError
-from bot.intake import ALLOWED_UPDATES
 from bot.logs import configure_logging
+from bot.runner import serve
 from bot.startup import StartupError, prepare_database, wait_for_bot_api
 
 SANDBOX_TOKEN = "123456789:SANDBOX-not-a-real-token-000000000"
@@ -28,16 +28,20 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']).upper()}: {item['msg']}"
+            f"{'.'.join(str(part) for part in item['loc']).upper() or 'settings'}: "
+            f"{item['msg'].removeprefix('Value error, ')}"
             for item in error.errors()
         )
         raise SystemExit(f"twitchcheck: invalid settings — {problems}") from None
 
 
-async def apply_migrations(database_url: str, *, remember_data: bool = True) -> None:
+async def apply_migrations(
+    database_url: str, *, remember_data: bool = True, migrate: bool = True
+) -> None:
     """Check the database location and bring its schema up to date (StartupError when a
-    person has to fix something first)."""
-    await prepare_database(database_url, remember_data=remember_data)
+    person has to fix something first). With `migrate` off, PostgreSQL must already be at
+    head (SQLite is always migrated)."""
+    await prepare_database(database_url, remember_data=remember_data, migrate=migrate)
 
 
 def command_migrate(_args: argparse.Namespace) -> int:
@@ -48,7 +52,7 @@ def command_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
-def command_run(_args: argparse.Namespace) -> int:
+def command_run(args: argparse.Namespace) -> int:
     settings = load_settings()
     try:
         token = settings.require_token()
@@ -59,7 +63,7 @@ def command_run(_args: argparse.Namespace) -> int:
     # A fatal signal (SIGBUS from a bad -shm mapping, SIGSEGV) then leaves its name and a
     # traceback on stderr instead of a silent exit.
     faulthandler.enable()
-    asyncio.run(apply_migrations(settings.database_url))
+    asyncio.run(apply_migrations(settings.database_url, migrate=args.migrate))
     asyncio.run(
         wait_for_bot_api(
             token,
@@ -69,8 +73,7 @@ def command_run(_args: argparse.Namespace) -> int:
         )
     )
     application = build_application(settings, token=token)
-    application.run_polling(allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False)
-    return 0
+    return asyncio.run(serve(settings, application))
 
 
 def command_sandbox(args: argparse.Namespace) -> int:
@@ -112,9 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="twitchcheck", description="Daily check-ins about benign muscle twitching."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="apply migrations and start the bot").set_defaults(
-        handler=command_run
+    run = commands.add_parser(
+        "run",
+        help="start the bot (SQLite: migrates first; PostgreSQL: needs `migrate` or --migrate)",
     )
+    run.add_argument(
+        "--migrate",
+        action="store_true",
+        help="apply pending migrations first (PostgreSQL; SQLite always does)",
+    )
+    run.set_defaults(handler=command_run)
     commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
         handler=command_migrate
     )

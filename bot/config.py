@@ -13,6 +13,7 @@ from bot.domain.timezones import timezone_setting_name
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+WEBHOOK_PATH = "/telegram"
 
 TOKEN_HELP = (
     "twitchcheck needs a Telegram bot token in TELEGRAM_BOT_TOKEN (environment or .env). "
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     startup_retry_seconds: float = Field(default=120.0, ge=0)
     content_poll_seconds: float = Field(default=2.0, gt=0)
+    # Production (README "Run it in production").
+    # Loopback by default: on a laptop the health server is not reachable from outside.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    shutdown_timeout_seconds: float = Field(default=20.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from bot.content_bundle import ContentBundle
 from bot.db.session import SessionFactory
 from bot.db.storage import StorageWatch
 from bot.domain.conversation import Draft, QuestionBook
+from bot.metrics import Metrics
 from bot.services.content_admin import ContentAdminService
 from bot.services.content_live import ContentSource
 from bot.services.conversations import ConversationService, content_version_of
@@ -38,6 +39,7 @@ class Deps:
     records: RecordsService
     storage: StorageWatch
     admin: ContentAdminService
+    metrics: Metrics
     # The outbox's sending loop; started in post_init once the Bot API side exists.
     outbox: Dispatcher | None = None
 

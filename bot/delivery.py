@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (0.2, 0.6, 1.5)
 """Pauses before each retry of a failed call: three retries, about 2.3 s in all."""
+SEND_PREFIXES = ("send", "edit", "copy", "forward")
+"""Bot API methods that deliver or change a message: the ones counted as sends."""
+
+AttemptListener = Callable[[BaseException | None], None]
 
 
 def is_transient(error: BaseException) -> bool:
@@ -43,11 +47,36 @@ class RetryingRateLimiter(AIORateLimiter):
         *,
         retry_delays: Sequence[float] = RETRY_DELAYS,
         pause: SharedPause | None = None,
+        on_send_attempt: AttemptListener | None = None,
         **options: Any,
     ) -> None:
         super().__init__(**options)
         self._retry_delays = tuple(retry_delays)
         self._pause = pause
+        self._on_send_attempt = on_send_attempt
+
+    def _counted(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+    ) -> Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]]:
+        """The callback, telling the listener how each attempt ended (each 429 included,
+        although AIORateLimiter waits it out and tries again)."""
+        listener = self._on_send_attempt
+        if listener is None:
+            return callback
+
+        async def attempt(
+            *args: Any, **kwargs: Any
+        ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+            try:
+                result = await callback(*args, **kwargs)
+            except Exception as error:
+                listener(error)
+                raise
+            listener(None)
+            return result
+
+        return attempt
 
     async def process_request(
         self,
@@ -62,6 +91,8 @@ class RetryingRateLimiter(AIORateLimiter):
         if pause is not None:
             await pause.wait()
             callback = _reporting_flood_waits(callback, pause)
+        if endpoint.startswith(SEND_PREFIXES):
+            callback = self._counted(callback)
         for attempt, delay in enumerate((*self._retry_delays, None)):
             try:
                 return await super().process_request(

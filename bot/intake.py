@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime as dtm
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from telegram import Update
 from telegram._utils.defaultvalue import DEFAULT_NONE, DefaultValue
 from telegram._utils.types import JSONDict, ODVInput, TimePeriod
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import BaseRequest, HTTPXRequest
 
@@ -62,6 +64,7 @@ class IntakeBot(ExtBot[None]):
         rate_limiter: BaseRateLimiter[Any] | None = None,
         request: BaseRequest | None = None,
         get_updates_request: BaseRequest | None = None,
+        on_unreadable: Callable[[], None] | None = None,
     ) -> None:
         # The same connection pools ApplicationBuilder would make by default.
         self._polling_request = get_updates_request or HTTPXRequest(connection_pool_size=1)
@@ -76,6 +79,33 @@ class IntakeBot(ExtBot[None]):
         # The highest update_id skipped as unreadable: the next poll starts after it even
         # when no readable update came with it (the Updater only advances on what it got).
         self._skipped_up_to: int | None = None
+        self._on_unreadable = on_unreadable
+        # time.monotonic() of the last Bot API answer of any kind (readiness: "Bot API
+        # reached recently"); an error answer counts too, the API was reached.
+        self._last_reached: float | None = None
+        # Set once another poller took over (409 Conflict): no getUpdates is sent after it,
+        # so stopping does not in turn end the other poller's request.
+        self._polling_conflict = False
+
+    @property
+    def last_reached(self) -> float | None:
+        """time.monotonic() of the Bot API's last answer, None before the first."""
+        return self._last_reached
+
+    def stop_polling_after_conflict(self) -> None:
+        """Another poller has the updates: ask Telegram for none any more."""
+        self._polling_conflict = True
+
+    async def _do_post(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = await super()._do_post(*args, **kwargs)
+        except TelegramError as error:
+            # A timeout or broken connection did not reach it; Telegram's own refusals did.
+            if not isinstance(error, NetworkError) or isinstance(error, BadRequest):
+                self._last_reached = time.monotonic()
+            raise
+        self._last_reached = time.monotonic()
+        return result
 
     async def get_updates(
         self,
@@ -91,7 +121,9 @@ class IntakeBot(ExtBot[None]):
         api_kwargs: JSONDict | None = None,
     ) -> tuple[Update, ...]:
         """Like ExtBot.get_updates, but an unreadable update is skipped instead of failing
-        the whole batch."""
+        the whole batch; nothing is asked after a polling conflict."""
+        if self._polling_conflict:
+            return ()
         if self._skipped_up_to is not None and (
             offset is None or 0 <= offset <= self._skipped_up_to
         ):
@@ -166,6 +198,8 @@ class IntakeBot(ExtBot[None]):
         return tuple(updates)
 
     def _skip(self, raw: object, error: BaseException) -> None:
+        if self._on_unreadable is not None:
+            self._on_unreadable()
         update_id = update_id_of(raw)
         log.warning(
             "skipped update %s that could not be read (type %s, %s)",

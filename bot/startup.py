@@ -71,9 +71,34 @@ def describe_server(parsed: URL) -> str:
     return f"{parsed.host or 'localhost'}{port}, database {parsed.database!r}"
 
 
-async def prepare_database(url: str, *, remember_data: bool = True) -> None:
+class SchemaNotAtHead(StartupError):
+    """PostgreSQL's schema is not the one this code needs, and `run` does not migrate it."""
+
+
+def schema_refusal(parsed: URL, current: str | None, head: str) -> str:
+    where = describe_server(parsed)
+    if current is not None and current not in migrations.revisions():
+        return (
+            f"The PostgreSQL database at {where} is at schema revision {current}, which this "
+            f"version of twitchcheck does not know (it needs {head}): a newer version migrated "
+            "it. Run that version, or downgrade the database with the version that migrated it."
+        )
+    state = "empty" if current is None else f"at schema revision {current}"
+    return (
+        f"The PostgreSQL database at {where} is {state}; this version of twitchcheck needs "
+        f"revision {head}. On PostgreSQL migrations are their own step: run `twitchcheck "
+        "migrate` once (with docker compose: `docker compose run --rm migrate`), then start "
+        "the bot again, or start it with `twitchcheck run --migrate`."
+    )
+
+
+async def prepare_database(url: str, *, remember_data: bool = True, migrate: bool = True) -> None:
     """Check the database location, apply pending migrations, and (SQLite, unless
-    remember_data is off) leave the has-data marker; StartupError for what a person can fix."""
+    remember_data is off) leave the has-data marker; StartupError for what a person can fix.
+
+    With `migrate` off (PostgreSQL `run` without --migrate) the schema must already be at
+    head, else SchemaNotAtHead says which command to run. SQLite always migrates: it is the
+    one-process laptop set-up, and `make run` stays one command."""
     parsed = parse_database_url(url)
     files = SqliteFiles.from_url(url)
     try:
@@ -94,7 +119,12 @@ async def prepare_database(url: str, *, remember_data: bool = True) -> None:
     try:
         if files is not None and remember_data:
             refuse_if_emptied(files, await migrations.current_revision(engine))
-        await migrations.upgrade(engine)
+        if migrate or files is not None:
+            await migrations.upgrade(engine)
+        else:
+            current, head = await migrations.current_revision(engine), migrations.head()
+            if current != head:
+                raise SchemaNotAtHead(schema_refusal(parsed, current, head))
     except StorageError as error:
         raise StartupError(str(error)) from None
     except (OSError, SQLAlchemyError, TimeoutError, asyncpg.PostgresError) as error:

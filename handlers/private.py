@@ -109,6 +109,7 @@ async def send_escalation(update: Update, context: BotContext, notice: Escalatio
     """The escalation message, with "I've seen a doctor about this" when it offers it."""
     keyboard = render.escalation_keyboard(context.deps.texts, notice.doctor_token)
     await _send(update, notice.text, keyboard)
+    context.deps.metrics.count_escalation(notice.tier.name.lower())
 
 
 async def _send_question(update: Update, context: BotContext, ask: svc.Ask) -> None:

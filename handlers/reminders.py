@@ -8,6 +8,7 @@ handler, then stop further handling.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import cast
 
@@ -198,6 +199,7 @@ async def run_scheduler_tick(context: BotContext) -> None:
         return compose_reminder(texts, reminder)
 
     stats = await deps.reminders.tick(now=deps.clock(), compose=compose)
+    deps.metrics.reminders_due.inc(stats.claimed)
     if stats.queued and deps.outbox is not None:
         deps.outbox.wake()
     if stats.claimed or stats.scheduled:
@@ -211,10 +213,13 @@ async def run_scheduler_tick(context: BotContext) -> None:
         )
 
 
-def delivery_rate_limiter(pause: SharedPause) -> BaseRateLimiter[None]:
+def delivery_rate_limiter(
+    pause: SharedPause, on_send_attempt: Callable[[BaseException | None], None] | None = None
+) -> BaseRateLimiter[None]:
     """PTB's AIORateLimiter for direct replies: 20/min per group, a 429 waits for its
     retry_after (up to 3 times) and pauses the outbox of every instance too (``pause``), a
-    reply waits while such a pause lasts, and a 5xx or network failure is retried with
+    reply waits while such a pause lasts, each attempt is reported to ``on_send_attempt``
+    (the metrics), and a 5xx or network failure is retried with
     backoff (`bot.delivery`).
 
     The ~30 messages/s overall budget belongs to bot-initiated sends (the outbox dispatcher),
@@ -226,7 +231,9 @@ def delivery_rate_limiter(pause: SharedPause) -> BaseRateLimiter[None]:
     """
     return cast(
         "BaseRateLimiter[None]",
-        RetryingRateLimiter(overall_max_rate=0, max_retries=3, pause=pause),
+        RetryingRateLimiter(
+            overall_max_rate=0, max_retries=3, pause=pause, on_send_attempt=on_send_attempt
+        ),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,6 +25,20 @@ def revisions() -> list[str]:
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
 
+# pg_advisory_xact_lock key for schema changes ("twchmigr" as a number): concurrent
+# `twitchcheck migrate` runs (two deploys, a replica that starts with --migrate) take turns,
+# and the later one finds the schema at head and does nothing.
+MIGRATION_LOCK_KEY = 0x7477636D6967
+
+
+def head() -> str:
+    """The newest revision this code knows."""
+    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if revision is None:
+        raise RuntimeError("no migrations found")
+    return revision
+
+
 def _run(connection: Connection, action: str, target: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
@@ -34,8 +49,11 @@ def _run(connection: Connection, action: str, target: str) -> None:
 
 
 async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
-    """Apply pending migrations up to target."""
+    """Apply pending migrations up to target; on PostgreSQL one run at a time (advisory
+    lock held until the migrations' transaction ends)."""
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
         await connection.run_sync(_run, "upgrade", target)
 
 

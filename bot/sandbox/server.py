@@ -256,6 +256,22 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(event.wait(), max(seconds, 0.0))
 
 
+def _update_chat(update: Mapping[str, Any]) -> int | None:
+    """The chat an update belongs to (a message's chat, a pressed button's message's chat,
+    else the sender): what Telegram keeps in order when delivering to a webhook."""
+    for key, value in update.items():
+        if key == "update_id" or not isinstance(value, Mapping):
+            continue
+        for holder in (value, value.get("message")):
+            chat = holder.get("chat") if isinstance(holder, Mapping) else None
+            if isinstance(chat, Mapping) and isinstance(chat.get("id"), int):
+                return int(chat["id"])
+        sender = value.get("from")
+        if isinstance(sender, Mapping) and isinstance(sender.get("id"), int):
+            return int(sender["id"])
+    return None
+
+
 def _decode_form_value(key: str, value: str) -> Any:
     """Undo PTB's encoding: strings stay strings, everything else was JSON-dumped."""
     if key in _STRING_PARAMS:
@@ -344,6 +360,8 @@ class SandboxServer:
         }
         self.calls: list[ApiCall] = []
         self.webhook_retry_delay = 0.5
+        self.webhook_deliveries = 0
+        self.webhook_failures = 0
         self._next_seq = 0
         self._records_floor = 0
         self._call_times: dict[int, float] = {}
@@ -1211,37 +1229,76 @@ class SandboxServer:
             await session.close()
 
     async def _deliver_webhook_updates(self) -> None:
-        """Push updates to the webhook one at a time, retrying until the bot answers 2xx."""
+        """Push updates to the webhook like Telegram: up to `max_connections` requests at
+        once, one chat's updates one at a time and in order, each retried (after
+        `webhook_retry_delay`) until the bot answers 2xx."""
+        connections = max(1, min(int(self._webhook.get("max_connections") or 40), 100))
+        in_flight: set[int | None] = set()
+        workers = [asyncio.create_task(self._webhook_worker(in_flight)) for _ in range(connections)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _webhook_worker(self, in_flight: set[int | None]) -> None:
         session = self._http_session
         assert session is not None
         while not self._closing and self._webhook.get("url"):
             event = self._changed.current()
-            batch = self._take_deliverable(1)
-            if not batch:
+            entry = self._take_for_webhook(in_flight)
+            if entry is None:
                 await event.wait()
                 continue
-            entry = batch[0]
-            headers = {}
-            if self._webhook.get("secret_token"):
-                headers["X-Telegram-Bot-Api-Secret-Token"] = str(self._webhook["secret_token"])
-            error: str | None = None
+            chat = _update_chat(entry.update)
+            in_flight.add(chat)
             try:
-                async with session.post(
-                    str(self._webhook["url"]), json=entry.update, headers=headers
-                ) as response:
-                    if not 200 <= response.status < 300:
-                        error = f"Wrong response from the webhook: {response.status}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = f"Connection failed: {type(exc).__name__}"
-            if error is None:
+                delivered = await self._post_to_webhook(session, entry)
+            finally:
+                in_flight.discard(chat)
+            if delivered:
                 with contextlib.suppress(ValueError):
                     self._pending.remove(entry)
+                self.webhook_deliveries += 1
                 self._changed.fire()
             else:
                 entry.delivered = False
-                self._webhook["last_error_date"] = int(time.time())
-                self._webhook["last_error_message"] = error
                 await asyncio.sleep(self.webhook_retry_delay)
+                self._changed.fire()
+
+    async def _post_to_webhook(self, session: aiohttp.ClientSession, entry: _PendingUpdate) -> bool:
+        headers = {}
+        if self._webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(self._webhook["secret_token"])
+        error: str | None = None
+        try:
+            async with session.post(
+                str(self._webhook["url"]), json=entry.update, headers=headers
+            ) as response:
+                if not 200 <= response.status < 300:
+                    error = f"Wrong response from the webhook: {response.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = f"Connection failed: {type(exc).__name__}"
+        if error is None:
+            return True
+        self.webhook_failures += 1
+        self._webhook["last_error_date"] = int(time.time())
+        self._webhook["last_error_message"] = error
+        return False
+
+    def _take_for_webhook(self, in_flight: set[int | None]) -> _PendingUpdate | None:
+        """The oldest undelivered update whose chat has none on the way."""
+        self._take_deliverable(0)  # drops types the bot did not allow
+        blocked = set(in_flight)
+        for entry in self._pending:
+            chat = _update_chat(entry.update)
+            if entry.delivered or chat in blocked:
+                blocked.add(chat)  # keep a chat's order: nothing overtakes its first
+                continue
+            entry.delivered = True
+            return entry
+        return None
 
     def _take_deliverable(self, limit: int) -> list[_PendingUpdate]:
         """Next updates for the bot, in queue order; types it did not allow are dropped."""
