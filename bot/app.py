@@ -257,6 +257,15 @@ async def start_outbox(
     return outbox_bot
 
 
+def add_depth_probes(deps: Deps) -> None:
+    """What /metrics reads from the database at each scrape (counts, never rows)."""
+
+    async def reminders_due() -> int:
+        return await deps.reminders.due_count(now=deps.clock())
+
+    deps.metrics.add_depth_probe("reminders", reminders_due)
+
+
 def metrics_of(application: BotApplication) -> Metrics:
     """The application's metrics (a TwitchcheckApplication always has them)."""
     if not isinstance(application, TwitchcheckApplication):
@@ -289,9 +298,12 @@ def build_application(
             deps, settings, token=token, pause=pause, clock=clock
         )
         start_background_jobs(application, deps)
+        add_depth_probes(deps)
 
     async def post_shutdown(application: BotApplication) -> None:
         deps: Deps | None = application.bot_data.pop(DEPS_KEY, None)
+        if deps is not None:
+            deps.metrics.remove_depth_probes()
         if deps is not None and deps.outbox is not None:
             await deps.outbox.stop()  # lets the messages already claimed finish
         outbox_bot: Bot | None = application.bot_data.pop(OUTBOX_BOT_KEY, None)

@@ -6,9 +6,13 @@ turns false, polling stops, updates in progress finish, jobs stop, the database 
 0. Whatever did not finish in time stays in the inbox
 unacknowledged-as-done and is handled at the next start or by another instance.
 
-Polling allows one poller per token: when Telegram answers getUpdates with 409 Conflict
-(another process polls with the same token, or a webhook is set) the bot says so and exits
-with status 2 instead of fighting over the updates.
+Polling allows one poller per token. On PostgreSQL the pollers of one database elect one:
+the first holds a session advisory lock for the bot's id as long as it runs (a killed one
+lets go with its connection), and a second `twitchcheck run` is refused before it asks
+Telegram for anything — Telegram would otherwise hand 409 Conflict to the *older* poller
+and push out the one that was running. Where there is no shared database to elect through
+(another database, SQLite), Telegram's 409 Conflict ends the process that gets it, with
+an explanation and exit status 2, instead of fighting over the updates.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -29,6 +33,8 @@ from bot.app import metrics_of
 from bot.config import Settings
 from bot.context import DEPS_KEY, BotApplication, Deps
 from bot.db import migrate as migrations
+from bot.db.advisory import AdvisoryLocks
+from bot.db.session import create_engine
 from bot.intake import ALLOWED_UPDATES, IntakeBot
 from bot.services.health import Readiness, check_readiness
 from bot.startup import StartupError
@@ -48,6 +54,14 @@ CONFLICT_HELP = (
     "other `twitchcheck run` (or whatever else uses this token), or run several instances "
     "in webhook mode (set WEBHOOK_URL and WEBHOOK_SECRET); this one stops now."
 )
+SECOND_POLLER_HELP = (
+    "Another `twitchcheck run` already polls this bot on this database (it holds the "
+    "poller lock). Telegram gives a bot's updates to one poller only, and would push out "
+    "the running one, so this one does not start. Stop the other instance first, or run "
+    "several instances in webhook mode (set WEBHOOK_URL and WEBHOOK_SECRET)."
+)
+POLLER_LOCK_NAMESPACE = 0x74636B50
+"""First key of the poller election's advisory lock ("tckP"); the second is the bot id."""
 WEBHOOK_SET_HELP = (
     "A webhook is set for this bot token (another deployment runs it in webhook mode), so "
     "polling here would take its updates away. Set WEBHOOK_URL and WEBHOOK_SECRET to run this "
@@ -206,32 +220,61 @@ async def serve(
     state = state or RunState()
     undo_signals = install_signal_handlers(state) if handle_signals else (lambda: None)
     try:
-        await application.initialize()
-        if application.post_init:
-            await application.post_init(application)
-        await application.start()
-        web_app = build_web_app(
-            metrics=metrics_of(application), readiness=readiness_check(application, state)
-        )
-        http = HttpServer(
-            web_app,
-            settings.http_host,
-            settings.http_port,
-            grace_seconds=settings.shutdown_timeout_seconds / 2,
-        )
-        await http.start()
-        log.info("HTTP server listening on %s:%d", settings.http_host, http.port)
-        if on_listening is not None:
-            on_listening(http)
-        try:
-            await start_polling(application, state)
-            state.started = True
-            await state.stop.wait()
-        finally:
-            state.stopping = True
-            await stop_gracefully(settings, application, http)
+        # Elected before anything starts: a refused poller sends nothing, runs no job.
+        async with poller_election(settings.database_url, application.bot.token):
+            return await _serve(settings, application, state, on_listening)
     finally:
         undo_signals()
+
+
+@contextlib.asynccontextmanager
+async def poller_election(database_url: str, token: str) -> AsyncIterator[None]:
+    """Hold the poller lock of this bot on this database while polling; StartupError
+    (SECOND_POLLER_HELP) when another process holds it. Nothing to elect through on SQLite."""
+    engine = create_engine(database_url)
+    locks = AdvisoryLocks(engine, POLLER_LOCK_NAMESPACE)
+    try:
+        if locks.shared:
+            bot_id = int(token.partition(":")[0])  # public: the bot's user id, not the secret
+            if not await locks.try_acquire(bot_id):
+                raise StartupError(SECOND_POLLER_HELP)
+            log.info("elected as this bot's poller on this database")
+        yield
+    finally:
+        await locks.close()
+        await engine.dispose()
+
+
+async def _serve(
+    settings: Settings,
+    application: BotApplication,
+    state: RunState,
+    on_listening: Callable[[HttpServer], None] | None,
+) -> int:
+    await application.initialize()
+    if application.post_init:
+        await application.post_init(application)
+    await application.start()
+    web_app = build_web_app(
+        metrics=metrics_of(application), readiness=readiness_check(application, state)
+    )
+    http = HttpServer(
+        web_app,
+        settings.http_host,
+        settings.http_port,
+        grace_seconds=settings.shutdown_timeout_seconds / 2,
+    )
+    await http.start()
+    log.info("HTTP server listening on %s:%d", settings.http_host, http.port)
+    if on_listening is not None:
+        on_listening(http)
+    try:
+        await start_polling(application, state)
+        state.started = True
+        await state.stop.wait()
+    finally:
+        state.stopping = True
+        await stop_gracefully(settings, application, http)
     if state.failure is not None:
         log.error("%s", state.failure)
         return CONFLICT_EXIT

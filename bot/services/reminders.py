@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal, TypeAlias
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -484,6 +484,15 @@ class ReminderService:
         self._ticks_until_backfill = 0
 
     # --- the scheduler --------------------------------------------------------------------
+
+    async def due_count(self, *, now: datetime) -> int:
+        """People whose reminder is due and not sent yet (the metrics' reminders depth):
+        a number that keeps growing means the scheduler falls behind."""
+        statement = select(func.count()).where(
+            User.next_reminder_at <= as_utc(now), User.active.is_(True)
+        )
+        async with self._sessions() as session:
+            return int((await session.execute(statement)).scalar_one())
 
     async def tick(self, *, now: datetime, compose: Composer) -> TickStats:
         """Claim and advance every reminder due at ``now`` and queue it in the outbox, one

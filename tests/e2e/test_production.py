@@ -93,6 +93,8 @@ async def test_health_readiness_metrics_and_a_clean_stop_in_polling_mode(
         assert values[("twitchcheck_handler_seconds_count", ())] == 2
         assert values[("twitchcheck_sends_total", (("outcome", "ok"),))] >= 2
         assert values[("twitchcheck_sends_total", (("outcome", "403"),))] == 0
+        # Read from the database at the scrape: nobody has a reminder time yet.
+        assert values[("twitchcheck_queue_depth", (("queue", "reminders"),))] == 0
         # Nothing in the metrics identifies anyone: no label carries the person's id.
         assert str(USER) not in metrics.text
 

@@ -277,6 +277,17 @@ async def test_many_due_are_claimed_in_batches_within_one_tick(
     assert (stats.claimed, stats.queued) == (7, 7)
 
 
+async def test_due_count_is_the_reminders_due_and_not_sent_yet(
+    sessions: SessionFactory, service: ReminderService
+) -> None:
+    for user_id in (ALICE, BOB):
+        await add_user(sessions, user_id)
+    assert await service.due_count(now=MONDAY_DUE - timedelta(minutes=1)) == 0
+    assert await service.due_count(now=MONDAY_DUE) == 2
+    await service.tick(now=MONDAY_DUE, compose=Recorder())
+    assert await service.due_count(now=MONDAY_DUE) == 0  # queued: next one is tomorrow
+
+
 async def test_the_tick_writes_the_reminder_to_the_outbox_with_its_dedupe_key(
     sessions: SessionFactory, service: ReminderService
 ) -> None:
