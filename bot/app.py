@@ -35,6 +35,7 @@ from bot.domain.outbox import SendOutcome
 from bot.intake import ALLOWED_UPDATES, IntakeBot
 from bot.metrics import Metrics
 from bot.paths import CONTENT_DIR
+from bot.services.announcements import AnnouncementService
 from bot.services.content_admin import ContentAdminService
 from bot.services.content_live import ContentLibrary
 from bot.services.conversations import ConversationService
@@ -45,7 +46,7 @@ from bot.services.outbox import prune as prune_outbox
 from bot.services.records import RecordsService
 from bot.services.reminders import ReminderService
 from bot.transport import AiohttpRequest
-from handlers import admin, gate, learn, private, records
+from handlers import admin, announce, gate, learn, private, records
 from handlers import reminders as reminder_handlers
 from handlers.outbox import TelegramTransport
 
@@ -165,6 +166,7 @@ def build_deps(
         storage=StorageWatch.for_url(settings.database_url),
         admin=ContentAdminService(sessions, library, admin_ids=settings.admin_ids, clock=clock),
         metrics=metrics if metrics is not None else Metrics(),
+        announcements=AnnouncementService(sessions, admin_ids=settings.admin_ids, clock=clock),
     )
 
 
@@ -213,6 +215,7 @@ def start_background_jobs(application: BotApplication, deps: Deps) -> None:
         )
     reminder_handlers.start_scheduler(application, deps.settings)
     records.schedule_weekly_summaries(application, deps)
+    announce.start_progress_job(application, deps)
 
 
 class CountedTransport:
@@ -367,6 +370,7 @@ def register_handlers(application: BotApplication) -> None:
     )
     learn.register(application)
     admin.register(application)
+    announce.register(application)
     application.add_error_handler(report_error)
     records.register(application)
     reminder_handlers.register(application)

@@ -13,6 +13,7 @@ from bot.db.session import SessionFactory
 from bot.db.storage import StorageWatch
 from bot.domain.conversation import Draft, QuestionBook
 from bot.metrics import Metrics
+from bot.services.announcements import AnnouncementService
 from bot.services.content_admin import ContentAdminService
 from bot.services.content_live import ContentSource
 from bot.services.conversations import ConversationService, content_version_of
@@ -40,6 +41,7 @@ class Deps:
     storage: StorageWatch
     admin: ContentAdminService
     metrics: Metrics
+    announcements: AnnouncementService
     # The outbox's sending loop; started in post_init once the Bot API side exists.
     outbox: Dispatcher | None = None
 

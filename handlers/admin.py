@@ -62,7 +62,7 @@ def _excerpt(text: str | None) -> str:
     return esc(flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1] + "…")
 
 
-async def _not_admin(update: Update, context: BotContext, action: svc.Action) -> bool:
+async def not_admin(update: Update, context: BotContext, action: svc.Action) -> bool:
     """True (after the unknown-command reply and an audit row) for anyone not an admin."""
     user = update.effective_user
     deps = context.deps
@@ -131,7 +131,7 @@ def overview_text(view: svc.AdminOverview) -> str:
 
 
 async def admin_command(update: Update, context: BotContext) -> None:
-    if await _not_admin(update, context, "admin"):
+    if await not_admin(update, context, "admin"):
         return
     user_id, update_id = _ids(update)
     deps = context.deps
@@ -254,7 +254,7 @@ def preview_messages(staged: svc.UploadStaged) -> list[str]:
 
 async def document(update: Update, context: BotContext) -> None:
     """A content pack sent as a document: defences, validation, diff, preview."""
-    if await _not_admin(update, context, "upload"):
+    if await not_admin(update, context, "upload"):
         return
     message = update.effective_message
     if message is None or message.document is None:
@@ -361,7 +361,7 @@ def switch_reply(result: svc.SwitchResult) -> tuple[str, InlineKeyboardMarkup | 
 
 
 async def _switch(update: Update, context: BotContext, action: svc.Action) -> None:
-    if await _not_admin(update, context, action):
+    if await not_admin(update, context, action):
         return
     user_id, update_id = _ids(update)
     version = _version_arg(context)
@@ -399,7 +399,7 @@ async def button(update: Update, context: BotContext) -> None:
         action = "rollback"
     elif match and match[1] == "audit":
         action = "export_audit"
-    if await _not_admin(update, context, action):
+    if await not_admin(update, context, action):
         return
     await query.answer()
     if match is None:

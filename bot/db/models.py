@@ -306,3 +306,29 @@ class SendBudget(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     paused_until: Mapped[datetime | None]
     next_free_at: Mapped[datetime | None]
+
+
+class Announcement(Base):
+    """One admin announcement: its text, audience, state and final counts. The recipients
+    are its outbox rows (dedupe key ``announce:<id>:<chat>``), written in the transaction that
+    confirms it. No ``user_id`` column: the author is an admin acting as such, and the text
+    is the bot's content, not anybody's data."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str | None] = mapped_column(Text)
+    audience: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    blocked: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    # The admin's progress message, edited as the rows are sent.
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
