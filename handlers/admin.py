@@ -125,7 +125,8 @@ def overview_text(view: svc.AdminOverview) -> str:
     ] or ["none"]
     lines += [
         "",
-        "Send a .zip of the pack (or one .yaml file) to upload; /publish, /rollback [VERSION].",
+        "Send a .zip of the pack (or one .yaml file) to upload; /publish, /rollback [VERSION]; "
+        "/announce to send everyone a message.",
     ]
     return _fits(lines)
 
