@@ -357,6 +357,10 @@ def register(application: BotApplication) -> None:
     private_chat = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("announce", announce_command, filters=private_chat))
     application.add_handler(
-        MessageHandler(filters.TEXT & ~filters.COMMAND & private_chat, announce_text), group=-1
+        MessageHandler(
+            filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & private_chat,
+            announce_text,
+        ),
+        group=-1,
     )
     application.add_handler(CallbackQueryHandler(button, pattern=CALLBACK_PATTERN), group=-1)
