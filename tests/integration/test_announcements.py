@@ -1,7 +1,7 @@
 """Announcements on SQLite and PostgreSQL, sent by the real outbox dispatcher through the Bot
-API sandbox: 2,000 people reached once each, blocked people skipped and marked inactive, a
-kill in the middle of a batch resumed by another instance without a second message to
-anyone, a cancel midway, and every step in the audit log.
+API sandbox: everyone active reached once, blocked people skipped and marked inactive, a
+kill in the middle of a batch of an announcement to 2,000 people resumed by another instance
+without a second message to anyone, a cancel midway, and every step in the audit log.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from tests.support.clock import FakeClock
 TOKEN = "123456789:ANNOUNCE-token-for-the-sandbox-00000"
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 ADMIN = 900_001
-PEOPLE = 2000
+PEOPLE = 2000  # the kill test's audience
+FEW = 400  # enough for several rounds elsewhere, without 2,000 sends per test
 FIRST = 10_000
 TEXT = "<b>New</b>: the /learn topics were <i>rewritten</i> &amp; checked."
 # Fast limits keep the run short; the pacing code is the same as at 30/s.
@@ -68,15 +69,16 @@ def service(sessions: SessionFactory, clock: FakeClock) -> AnnouncementService:
     return AnnouncementService(sessions, admin_ids=frozenset({ADMIN}), clock=clock)
 
 
-def people() -> range:
-    return range(FIRST, FIRST + PEOPLE)
+def people(count: int = PEOPLE) -> range:
+    return range(FIRST, FIRST + count)
 
 
-async def seed(sessions: SessionFactory) -> None:
-    """2,000 people who agreed and are active, plus some the audience must leave out: one
+async def seed(sessions: SessionFactory, count: int = PEOPLE) -> None:
+    """``count`` people who agreed and are active, plus some the audience must leave out: one
     who blocked the bot earlier (inactive) and one who never agreed."""
     rows = [
-        {"id": chat, "consented_at": NOW, "timezone": "UTC", "active": True} for chat in people()
+        {"id": chat, "consented_at": NOW, "timezone": "UTC", "active": True}
+        for chat in people(count)
     ]
     rows.append({"id": 1, "consented_at": NOW, "timezone": "UTC", "active": False})
     rows.append({"id": 2, "consented_at": None, "timezone": None, "active": True})
@@ -84,16 +86,16 @@ async def seed(sessions: SessionFactory) -> None:
         await session.execute(insert(User), rows)
 
 
-async def confirmed(service: AnnouncementService, update: int = 100) -> int:
+async def confirmed(service: AnnouncementService, count: int = PEOPLE, update: int = 100) -> int:
     """/announce → text → audience → confirm, through the service as the handlers call it."""
     started = await service.begin(ADMIN, update)
     assert isinstance(started, svc.AwaitingText)
     ready = await service.set_text(ADMIN, update + 1, started.id, TEXT)
-    assert isinstance(ready, svc.Ready) and ready.counts == {Audience.EVERYONE: PEOPLE}
+    assert isinstance(ready, svc.Ready) and ready.counts == {Audience.EVERYONE: count}
     counted = await service.choose_audience(ADMIN, update + 2, started.id, Audience.EVERYONE)
-    assert counted == svc.Counted(started.id, Audience.EVERYONE, PEOPLE)
+    assert counted == svc.Counted(started.id, Audience.EVERYONE, count)
     done = await service.confirm(ADMIN, update + 3, started.id)
-    assert done == svc.Confirmed(started.id, PEOPLE)
+    assert done == svc.Confirmed(started.id, count)
     return started.id
 
 
@@ -150,9 +152,9 @@ async def run_until_idle(one: Dispatcher, clock: FakeClock, rounds: int = 300) -
     raise AssertionError(f"the outbox did not empty: {one.stats} {left} {datetime.now(UTC)}")
 
 
-def deliveries(sandbox: SandboxServer) -> dict[int, int]:
+def deliveries(sandbox: SandboxServer, count: int = PEOPLE) -> dict[int, int]:
     """Messages each chat actually holds in the sandbox."""
-    return {chat: len(sandbox.messages(chat)) for chat in people()}
+    return {chat: len(sandbox.messages(chat)) for chat in people(count)}
 
 
 async def audit_outcomes(sessions: SessionFactory) -> list[tuple[str, str]]:
@@ -170,21 +172,21 @@ async def test_everyone_active_gets_it_once_and_blocked_people_are_skipped_and_d
     clock: FakeClock,
     service: AnnouncementService,
 ) -> None:
-    await seed(sessions)
-    blocked = {FIRST + 5, FIRST + 700, FIRST + 1999}
+    await seed(sessions, FEW)
+    blocked = {FIRST + 5, FIRST + 200, FIRST + FEW - 1}
     for chat in blocked:
         sandbox.block(chat)
-    number = await confirmed(service)
+    number = await confirmed(service, FEW)
     # A redelivered confirmation acts once; a new press finds nothing to confirm.
     assert await service.confirm(ADMIN, 103, number) == Duplicate()
     assert await service.confirm(ADMIN, 200, number) == svc.NotPossible("not_ready", number)
 
     one = dispatcher(sessions, TelegramTransport(bot), clock, "one")
     [running] = await service.progress_round()
-    assert running.progress == Progress(PEOPLE, 0, 0, 0, 0, PEOPLE) and not running.finished_now
+    assert running.progress == Progress(FEW, 0, 0, 0, 0, FEW) and not running.finished_now
     await run_until_idle(one, clock)
 
-    got = deliveries(sandbox)
+    got = deliveries(sandbox, FEW)
     assert {chat for chat, count in got.items() if count == 0} == blocked
     assert set(got.values()) == {0, 1}
     assert (
@@ -196,20 +198,20 @@ async def test_everyone_active_gets_it_once_and_blocked_people_are_skipped_and_d
 
     [closing] = await service.progress_round()
     assert closing.finished_now
-    assert closing.progress == Progress(PEOPLE, PEOPLE - 3, 3, 0, 0, 0)
+    assert closing.progress == Progress(FEW, FEW - 3, 3, 0, 0, 0)
     assert await service.progress_round() == []  # closed once
     await run_until_idle(one, clock)
     [report] = sandbox.messages(ADMIN)
     assert (report.plain_text or "").startswith(
-        f"Announcement #{number} finished: 1,997 / 2,000 sent, 3 blocked."
+        f"Announcement #{number} finished: 397 / 400 sent, 3 blocked."
     )
     async with sessions() as session:
         row = await session.get(Announcement, number)
         assert row is not None
         assert (row.state, row.recipients, row.sent, row.blocked, row.failed) == (
             "done",
-            PEOPLE,
-            PEOPLE - 3,
+            FEW,
+            FEW - 3,
             3,
             0,
         )
@@ -217,7 +219,7 @@ async def test_everyone_active_gets_it_once_and_blocked_people_are_skipped_and_d
             select(OutboxMessage.id).where(OutboxMessage.dedupe_key == report_key(number))
         )
         assert keys is not None
-    assert await service.summary(number) == ("done", Progress(PEOPLE, PEOPLE - 3, 3, 0, 0, 0))
+    assert await service.summary(number) == ("done", Progress(FEW, FEW - 3, 3, 0, 0, 0))
     assert await audit_outcomes(sessions) == [
         ("announce", "started"),
         ("announce", "previewed"),
@@ -338,24 +340,24 @@ async def test_a_cancel_midway_withdraws_every_pending_row(
     clock: FakeClock,
     service: AnnouncementService,
 ) -> None:
-    await seed(sessions)
-    number = await confirmed(service)
+    await seed(sessions, FEW)
+    number = await confirmed(service, FEW)
     one = dispatcher(sessions, TelegramTransport(bot), clock, "one")
     await one.round()  # one round: at most a horizon's worth (200) is claimed and sent
     await one.drain()
-    sent_first = sum(deliveries(sandbox).values())
-    assert 0 < sent_first < PEOPLE
+    sent_first = sum(deliveries(sandbox, FEW).values())
+    assert 0 < sent_first < FEW
 
     cancelled = await service.cancel(ADMIN, 300)
     assert isinstance(cancelled, svc.Cancelled) and cancelled.id == number
-    assert cancelled.withdrawn == PEOPLE - sent_first
+    assert cancelled.withdrawn == FEW - sent_first
     assert cancelled.progress is not None and cancelled.progress.sent == sent_first
     await run_until_idle(one, clock)
-    assert sum(deliveries(sandbox).values()) == sent_first  # nothing more went out
+    assert sum(deliveries(sandbox, FEW).values()) == sent_first  # nothing more went out
 
     [closing] = await service.progress_round()
     assert closing.finished_now and closing.state == "cancelled"
-    assert closing.progress == Progress(PEOPLE, sent_first, 0, 0, PEOPLE - sent_first, 0)
+    assert closing.progress == Progress(FEW, sent_first, 0, 0, FEW - sent_first, 0)
     await run_until_idle(one, clock)
     [report] = sandbox.messages(ADMIN)
     assert (report.plain_text or "").startswith(f"Announcement #{number} cancelled:")
